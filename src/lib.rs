@@ -1,5 +1,44 @@
 //! scalewize: run LibreChat and its MCP servers for many client companies from one git repo.
+//!
+//! Data flow (SPEC §6): files ─load→ `workspace` (typed, validated) ─→ `render` (generated
+//! files) ─→ `plan` (desired vs observed) ─apply→ `platform`.
 
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod git;
+pub mod render;
+pub mod secrets;
+pub mod ui;
+pub mod workspace;
+pub mod yaml;
+
+use clap::Parser;
+
+/// Run the CLI with the process's arguments; returns the exit code (0, 1, or 2 for pending changes).
 pub fn run() -> i32 {
-    0
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Usage errors exit 1: exit code 2 means only "changes pending".
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 1,
+                _ => 1,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let ui = ui::Ui::new(cli.no_color, cli.quiet, cli.verbose);
+    let dir = cli.dir.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+    let mut ctx = commands::Ctx::new(ui, dir);
+    match commands::dispatch(&mut ctx, cli) {
+        Ok(commands::Outcome::Done) => 0,
+        Ok(commands::Outcome::Changes) => 2,
+        Err(e) => {
+            ctx.ui.error(&e, ctx.root());
+            1
+        }
+    }
 }

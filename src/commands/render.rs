@@ -1,0 +1,64 @@
+//! `scalewize render`: write the generated files, or with `--check` only say whether they are current.
+
+use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
+use crate::cli::RenderArgs;
+use crate::error::{Error, Result};
+
+pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let ids = ws.select(&args.selection.clients, args.selection.all, true)?;
+    let results = load_and_render_all(&ws, &ids);
+    let diags = collect_diagnostics(&results);
+    let ui = &ctx.ui;
+    if diags.has_errors() {
+        let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+        return Err(Error::from_diagnostics(
+            format!("{failed} of {} client(s) have errors; nothing was written", ids.len()),
+            diags,
+        ));
+    }
+    ui.diagnostics(&diags, Some(&ws.root));
+    let mut changed = 0;
+    let mut unchanged = 0;
+    for (_, r) in &results {
+        let (_, rendered) = r.as_ref().expect("checked above");
+        let mut client_changed = false;
+        for change in rendered.changes() {
+            let rel = ws.relative(&change.path).display().to_string();
+            if !change.is_change() {
+                unchanged += 1;
+                ui.debug(1, format!("unchanged {rel}"));
+                continue;
+            }
+            changed += 1;
+            client_changed = true;
+            if args.check {
+                ui.result(format!("{} {rel}", ui.yellow(&format!("would {}", change.status()))));
+            } else {
+                change.apply()?;
+                let verb = match change.status() {
+                    "create" => ui.green("created"),
+                    "delete" => ui.red("removed"),
+                    _ => ui.yellow("updated"),
+                };
+                ui.say(format!("{verb} {rel}"));
+            }
+        }
+        if client_changed && !args.check {
+            for n in &rendered.notes {
+                ui.note(n);
+            }
+        }
+    }
+    let clients = ids.len();
+    if args.check {
+        if changed > 0 {
+            ui.note(format!("{changed} generated file(s) out of date in {clients} client(s); run `scalewize render` to update them"));
+            return Ok(Outcome::Changes);
+        }
+        ui.note(format!("all generated files are current ({clients} client(s), {unchanged} file(s))"));
+        return Ok(Outcome::Done);
+    }
+    ui.say(format!("rendered {clients} client(s): {changed} file(s) written, {unchanged} unchanged"));
+    Ok(Outcome::Done)
+}
