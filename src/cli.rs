@@ -42,16 +42,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scaffold a new client: client-configs/<client>/ from the mcp-servers.json template, rendered.
-    #[command(after_help = "Examples:\n  scalewize new acme --name \"Acme Corporation\"\n  scalewize new acme          (the display name defaults to the id)")]
+    #[command(
+        after_help = "Examples:\n  scalewize new acme --name \"Acme Corporation\"\n  scalewize new acme          (the display name defaults to the id)"
+    )]
     New(NewArgs),
     /// Write each client's librechat.yaml and environment.env from its mcp-servers.json and the templates.
-    #[command(after_help = "Examples:\n  scalewize render client-a\n  scalewize render --all\n  scalewize render --check     (CI: exit 2 when a generated file is out of date, write nothing)")]
+    #[command(
+        after_help = "Examples:\n  scalewize render client-a\n  scalewize render --all\n  scalewize render --check     (CI: exit 2 when a generated file is out of date, write nothing)"
+    )]
     Render(RenderArgs),
     /// Run every check render and deploy would make, writing nothing.
-    #[command(after_help = "Examples:\n  scalewize validate\n  scalewize validate client-a client-b")]
+    #[command(
+        after_help = "Examples:\n  scalewize validate\n  scalewize validate client-a client-b"
+    )]
     Validate(ValidateArgs),
     /// Show what would change: generated files (and, later, live platforms and secrets).
-    #[command(after_help = "Examples:\n  scalewize diff --local\n  scalewize diff --local --json\n  scalewize diff --local --detailed-exitcode --changed-since origin/main")]
+    #[command(
+        after_help = "Examples:\n  scalewize diff --local\n  scalewize diff --local --json\n  scalewize diff --local --detailed-exitcode --changed-since origin/main"
+    )]
     Diff(DiffArgs),
 }
 

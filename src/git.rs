@@ -7,13 +7,18 @@ use std::path::{Component, Path, PathBuf};
 use git2::{DiffOptions, Repository};
 
 use crate::error::{Error, Result};
-use crate::workspace::{Owner, Workspace, CLIENT_CONFIGS, DEFAULT_CLIENT, SERVERS_DIR, WORKSPACE_FILE};
+use crate::workspace::{
+    CLIENT_CONFIGS, DEFAULT_CLIENT, Owner, SERVERS_DIR, WORKSPACE_FILE, Workspace,
+};
 
 /// Paths (relative to the workspace root) that differ between `reference` and the working tree.
 pub fn changed_paths(root: &Path, reference: &str) -> Result<Vec<PathBuf>> {
     let repo = Repository::discover(root).map_err(|e| {
-        Error::new(format!("--changed-since needs a git repository: {}", e.message()))
-            .hint("run scalewize inside the workspace's git checkout")
+        Error::new(format!(
+            "--changed-since needs a git repository: {}",
+            e.message()
+        ))
+        .hint("run scalewize inside the workspace's git checkout")
     })?;
     let object = repo.revparse_single(reference).map_err(|_| {
         let hint = if repo.is_shallow() {
@@ -23,25 +28,38 @@ pub fn changed_paths(root: &Path, reference: &str) -> Result<Vec<PathBuf>> {
         };
         Error::new(format!("unknown git ref `{reference}`")).hint(hint)
     })?;
-    let tree = object
-        .peel_to_tree()
-        .map_err(|e| Error::new(format!("`{reference}` does not name a commit: {}", e.message())))?;
+    let tree = object.peel_to_tree().map_err(|e| {
+        Error::new(format!(
+            "`{reference}` does not name a commit: {}",
+            e.message()
+        ))
+    })?;
     let mut opts = DiffOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
         .include_typechange(true);
     let diff = repo
         .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut opts))
-        .map_err(|e| Error::new(format!("cannot compare with `{reference}`: {}", e.message())))?;
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot compare with `{reference}`: {}",
+                e.message()
+            ))
+        })?;
     let workdir = repo
         .workdir()
         .ok_or_else(|| Error::new("--changed-since needs a repository with a working tree"))?
         .canonicalize()
         .map_err(|e| Error::io("open", root, e))?;
-    let root = root.canonicalize().map_err(|e| Error::io("open", root, e))?;
+    let root = root
+        .canonicalize()
+        .map_err(|e| Error::io("open", root, e))?;
     let mut out = BTreeSet::new();
     for delta in diff.deltas() {
-        for f in [delta.old_file().path(), delta.new_file().path()].into_iter().flatten() {
+        for f in [delta.old_file().path(), delta.new_file().path()]
+            .into_iter()
+            .flatten()
+        {
             if let Ok(rel) = workdir.join(f).strip_prefix(&root) {
                 out.insert(rel.to_path_buf());
             }
@@ -71,10 +89,17 @@ fn parts(p: &Path) -> Vec<String> {
 }
 
 /// Map changed paths to clients. `uses` says which deployed server folders each client uses.
-pub fn affected(paths: &[PathBuf], existing: &[String], uses: &BTreeMap<String, BTreeSet<(Owner, String)>>) -> Affected {
+pub fn affected(
+    paths: &[PathBuf],
+    existing: &[String],
+    uses: &BTreeMap<String, BTreeSet<(Owner, String)>>,
+) -> Affected {
     let mut a = Affected::default();
     let add = |a: &mut Affected, client: &str, why: &str| {
-        a.clients.entry(client.to_string()).or_default().insert(why.to_string());
+        a.clients
+            .entry(client.to_string())
+            .or_default()
+            .insert(why.to_string());
     };
     for p in paths {
         let why = p.display().to_string();
@@ -142,9 +167,17 @@ pub fn changed_since(ws: &Workspace, reference: &str) -> Result<Affected> {
     let mut a = affected(&paths, &existing, &uses);
     // A client that does not load may use any changed server: include it, and let the
     // command report why it does not load.
-    if !a.unused.is_empty() || a.clients.values().flatten().any(|p| p.starts_with(SERVERS_DIR)) {
+    if !a.unused.is_empty()
+        || a.clients
+            .values()
+            .flatten()
+            .any(|p| p.starts_with(SERVERS_DIR))
+    {
         for id in unloadable {
-            a.clients.entry(id).or_default().insert("(does not load, so it may use a changed server)".into());
+            a.clients
+                .entry(id)
+                .or_default()
+                .insert("(does not load, so it may use a changed server)".into());
         }
     }
     Ok(a)
@@ -160,20 +193,66 @@ mod tests {
         let mut uses = BTreeMap::new();
         let kb = (Owner::Shared, "kb-mcp".to_string());
         uses.insert("a".to_string(), BTreeSet::from([kb.clone()]));
-        uses.insert("b".to_string(), BTreeSet::from([kb.clone(), (Owner::Client("b".into()), "erp-mcp".into())]));
+        uses.insert(
+            "b".to_string(),
+            BTreeSet::from([kb.clone(), (Owner::Client("b".into()), "erp-mcp".into())]),
+        );
         uses.insert("c".to_string(), BTreeSet::new());
         let p = |s: &str| vec![PathBuf::from(s)];
         let names = |a: &Affected| a.clients.keys().cloned().collect::<Vec<_>>();
-        assert_eq!(names(&affected(&p("client-configs/a/mcp-servers.json"), &existing, &uses)), ["a"]);
-        assert_eq!(names(&affected(&p("templates/librechat.yaml.j2"), &existing, &uses)), ["a", "b", "c"]);
-        assert_eq!(names(&affected(&p("client-configs/default/mcp-servers.json"), &existing, &uses)), ["a", "b", "c"]);
-        assert_eq!(names(&affected(&p("custom-mcp-servers/shared/kb-mcp/src/main.rs"), &existing, &uses)), ["a", "b"]);
-        assert_eq!(names(&affected(&p("custom-mcp-servers/clients/b/erp-mcp/scalewize.json"), &existing, &uses)), ["b"]);
-        let base = affected(&p("custom-mcp-servers/shared/base-mcp-template/src/main.rs"), &existing, &uses);
+        assert_eq!(
+            names(&affected(
+                &p("client-configs/a/mcp-servers.json"),
+                &existing,
+                &uses
+            )),
+            ["a"]
+        );
+        assert_eq!(
+            names(&affected(
+                &p("templates/librechat.yaml.j2"),
+                &existing,
+                &uses
+            )),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            names(&affected(
+                &p("client-configs/default/mcp-servers.json"),
+                &existing,
+                &uses
+            )),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            names(&affected(
+                &p("custom-mcp-servers/shared/kb-mcp/src/main.rs"),
+                &existing,
+                &uses
+            )),
+            ["a", "b"]
+        );
+        assert_eq!(
+            names(&affected(
+                &p("custom-mcp-servers/clients/b/erp-mcp/scalewize.json"),
+                &existing,
+                &uses
+            )),
+            ["b"]
+        );
+        let base = affected(
+            &p("custom-mcp-servers/shared/base-mcp-template/src/main.rs"),
+            &existing,
+            &uses,
+        );
         assert!(base.clients.is_empty());
         assert_eq!(base.unused.len(), 1);
         let gone = affected(&p("client-configs/zed/mcp-servers.json"), &existing, &uses);
         assert_eq!(gone.deleted, BTreeSet::from(["zed".to_string()]));
-        assert!(affected(&p("README.md"), &existing, &uses).clients.is_empty());
+        assert!(
+            affected(&p("README.md"), &existing, &uses)
+                .clients
+                .is_empty()
+        );
     }
 }

@@ -31,7 +31,10 @@ pub fn run() -> i32 {
         }
     };
     let ui = ui::Ui::new(cli.no_color, cli.quiet, cli.verbose);
-    let dir = cli.dir.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+    let dir = cli
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
     let mut ctx = commands::Ctx::new(ui, dir);
     match commands::dispatch(&mut ctx, cli) {
         Ok(commands::Outcome::Done) => 0,

@@ -71,7 +71,11 @@ impl Ui {
     /// Machine-readable output: the only thing on stdout with `--json`.
     pub fn json_out(&self, value: &serde_json::Value) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
     }
 
     /// A note on stderr (kept out of stdout so pipes stay clean). Suppressed by `--quiet`.
@@ -112,7 +116,12 @@ impl Ui {
         if !e.diagnostics.is_empty() {
             self.diagnostics(&e.diagnostics, root);
             let errors = e.diagnostics.errors().count();
-            if errors > 1 || e.diagnostics.0.first().is_some_and(|d| d.message != e.message) {
+            if errors > 1
+                || e.diagnostics
+                    .0
+                    .first()
+                    .is_some_and(|d| d.message != e.message)
+            {
                 eprintln!("{} {}", self.red("error:"), e.message);
             }
         } else {

@@ -54,7 +54,8 @@ pub fn quote_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if is_printable(c) && c != '\u{85}' => out.push(c),
+            // U+0085, U+2028 and U+2029 are line breaks to YAML 1.1 readers: escape them.
+            c if is_printable(c) && !matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') => out.push(c),
             c if (c as u32) <= 0xFF => out.push_str(&format!("\\x{:02X}", c as u32)),
             c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push_str(&format!("\\U{:08X}", c as u32)),
@@ -67,7 +68,16 @@ pub fn quote_str(s: &str) -> String {
 /// A YAML comment body: one line, printable, so free text cannot break out of the comment.
 pub fn comment_text(s: &str) -> String {
     s.chars()
-        .map(|c| if c == '\t' || (is_printable(c) && !matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')) { c } else { ' ' })
+        .map(|c| {
+            if c == '\t'
+                || (is_printable(c)
+                    && !matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+            {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect()
 }
 
@@ -84,9 +94,43 @@ mod tests {
     #[test]
     fn quoting_round_trips() {
         for s in [
-            "plain", "1.3.17", "1.3", "yes", "No", "", " ", "a: b", "- x", "#c", "{{X}}", "${Y}",
-            "'", "\"", "\\", "\n", "\u{0}", "\u{7f}", "\u{85}", "\u{feff}", "\u{2028}", "é", "🙂",
-            "null", "~", "a #b", "@x", "`x", "!tag", "&a", "*a", "%x", "|", ">", "? x",
+            "plain",
+            "1.3.17",
+            "1.3",
+            "yes",
+            "No",
+            "",
+            " ",
+            "a: b",
+            "- x",
+            "#c",
+            "{{X}}",
+            "${Y}",
+            "'",
+            "\"",
+            "\\",
+            "\n",
+            "\u{0}",
+            "\u{7f}",
+            "\u{85}",
+            "\u{feff}",
+            "\u{2028}",
+            " \u{2028} ",
+            "a\u{2029}b",
+            "é",
+            "🙂",
+            "null",
+            "~",
+            "a #b",
+            "@x",
+            "`x",
+            "!tag",
+            "&a",
+            "*a",
+            "%x",
+            "|",
+            ">",
+            "? x",
         ] {
             round_trip(s);
         }
@@ -97,5 +141,19 @@ mod tests {
         assert_eq!(quote_str("1.3.17"), "\"1.3.17\"");
         assert_eq!(quote_str("custom-crm-mcp"), "custom-crm-mcp");
         assert_eq!(quote_str("true"), "\"true\"");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_string_round_trips(s in any::<String>()) {
+            let doc = format!("k: {}\n", super::quote_str(&s));
+            let v = super::from_str(&doc).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(v["k"].as_str(), Some(s.as_str()));
+        }
     }
 }

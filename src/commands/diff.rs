@@ -4,7 +4,7 @@
 use serde_json::json;
 use similar::{ChangeTag, TextDiff};
 
-use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
+use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
 use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
 use crate::render::FileChange;
@@ -13,8 +13,10 @@ use crate::ui::Ui;
 pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
     ctx.ui.json = args.json;
     if !args.local {
-        return Err(Error::new("only the generated-files layer of diff is available in this version")
-            .hint("run `scalewize diff --local`"));
+        return Err(Error::new(
+            "only the generated-files layer of diff is available in this version",
+        )
+        .hint("run `scalewize diff --local`"));
     }
     let ws = ctx.workspace()?;
     let mut ids = ws.select(&args.selection.clients, args.selection.all, true)?;
@@ -27,7 +29,10 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
     let results = load_and_render_all(&ws, &ids);
     let diags = collect_diagnostics(&results);
     if diags.has_errors() {
-        return Err(Error::from_diagnostics("cannot compute the plan: fix these first", diags));
+        return Err(Error::from_diagnostics(
+            "cannot compute the plan: fix these first",
+            diags,
+        ));
     }
     let ui = &ctx.ui;
     ui.diagnostics(&diags, Some(&ws.root));
@@ -37,7 +42,11 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
     let mut with_changes = 0;
     for (id, r) in &results {
         let (_, rendered) = r.as_ref().expect("checked above");
-        let changes: Vec<FileChange> = rendered.changes().into_iter().filter(FileChange::is_change).collect();
+        let changes: Vec<FileChange> = rendered
+            .changes()
+            .into_iter()
+            .filter(FileChange::is_change)
+            .collect();
         if !changes.is_empty() {
             with_changes += 1;
         }
@@ -71,7 +80,13 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
             deleted.push(d.clone());
         }
         for (c, why) in &affected.clients {
-            ui.debug(1, format!("{c} is affected by: {}", why.iter().cloned().collect::<Vec<_>>().join(", ")));
+            ui.debug(
+                1,
+                format!(
+                    "{c} is affected by: {}",
+                    why.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
         }
     }
     let pending = create + update + delete + deleted.len();
@@ -98,10 +113,18 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
             delete,
             ids.len(),
             with_changes,
-            if deleted.is_empty() { String::new() } else { format!(", {} deleted", deleted.len()) }
+            if deleted.is_empty() {
+                String::new()
+            } else {
+                format!(", {} deleted", deleted.len())
+            }
         ));
     }
-    Ok(if args.detailed_exitcode && pending > 0 { Outcome::Changes } else { Outcome::Done })
+    Ok(if args.detailed_exitcode && pending > 0 {
+        Outcome::Changes
+    } else {
+        Outcome::Done
+    })
 }
 
 fn unified(c: &FileChange, rel: &str) -> String {
@@ -123,7 +146,11 @@ fn print_change(ui: &Ui, c: &FileChange, rel: &str, diff: &str) {
     ui.say(format!("  {sym} {rel} ({label})"));
     let old = c.old.as_deref().unwrap_or("");
     let new = c.new.as_deref().unwrap_or("");
-    for hunk in TextDiff::from_lines(old, new).unified_diff().context_radius(3).iter_hunks() {
+    for hunk in TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .iter_hunks()
+    {
         ui.say(format!("    {}", ui.dim(&hunk.header().to_string())));
         for change in hunk.iter_changes() {
             let line = change.value().trim_end_matches('\n');

@@ -61,8 +61,16 @@ pub type Loaded = (String, std::result::Result<(Client, Rendered), Diagnostics>)
 /// Load and render clients, spread over the machine's cores, in the given order.
 pub fn load_and_render_all(ws: &Workspace, ids: &[String]) -> Vec<Loaded> {
     let renderer = Renderer::new(ws);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len()).max(1);
-    let one = |id: &String| (id.clone(), crate::render::load_and_render(ws, &renderer, id));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(ids.len())
+        .max(1);
+    let one = |id: &String| {
+        (
+            id.clone(),
+            crate::render::load_and_render(ws, &renderer, id),
+        )
+    };
     if threads == 1 {
         return ids.iter().map(one).collect();
     }
@@ -71,7 +79,14 @@ pub fn load_and_render_all(ws: &Workspace, ids: &[String]) -> Vec<Loaded> {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let one = &one;
-                s.spawn(move || ids.iter().enumerate().skip(t).step_by(threads).map(|(i, id)| (i, one(id))).collect::<Vec<_>>())
+                s.spawn(move || {
+                    ids.iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(i, id)| (i, one(id)))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         for h in handles {
@@ -80,7 +95,9 @@ pub fn load_and_render_all(ws: &Workspace, ids: &[String]) -> Vec<Loaded> {
             }
         }
     });
-    out.into_iter().map(|r| r.expect("every client rendered")).collect()
+    out.into_iter()
+        .map(|r| r.expect("every client rendered"))
+        .collect()
 }
 
 /// All findings of a batch, each reported once (an error in `default` shows up for every client).

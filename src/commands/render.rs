@@ -1,6 +1,6 @@
 //! `scalewize render`: write the generated files, or with `--check` only say whether they are current.
 
-use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
+use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
 use crate::cli::RenderArgs;
 use crate::error::{Error, Result};
 
@@ -13,7 +13,10 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
     if diags.has_errors() {
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
         return Err(Error::from_diagnostics(
-            format!("{failed} of {} client(s) have errors; nothing was written", ids.len()),
+            format!(
+                "{failed} of {} client(s) have errors; nothing was written",
+                ids.len()
+            ),
             diags,
         ));
     }
@@ -33,7 +36,10 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
             changed += 1;
             client_changed = true;
             if args.check {
-                ui.result(format!("{} {rel}", ui.yellow(&format!("would {}", change.status()))));
+                ui.result(format!(
+                    "{} {rel}",
+                    ui.yellow(&format!("would {}", change.status()))
+                ));
             } else {
                 change.apply()?;
                 let verb = match change.status() {
@@ -56,9 +62,13 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
             ui.note(format!("{changed} generated file(s) out of date in {clients} client(s); run `scalewize render` to update them"));
             return Ok(Outcome::Changes);
         }
-        ui.note(format!("all generated files are current ({clients} client(s), {unchanged} file(s))"));
+        ui.note(format!(
+            "all generated files are current ({clients} client(s), {unchanged} file(s))"
+        ));
         return Ok(Outcome::Done);
     }
-    ui.say(format!("rendered {clients} client(s): {changed} file(s) written, {unchanged} unchanged"));
+    ui.say(format!(
+        "rendered {clients} client(s): {changed} file(s) written, {unchanged} unchanged"
+    ));
     Ok(Outcome::Done)
 }

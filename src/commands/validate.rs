@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{load_and_render_all, Ctx, Outcome};
+use super::{Ctx, Outcome, load_and_render_all};
 use crate::cli::ValidateArgs;
 use crate::error::{Diagnostics, Error, Result};
 
@@ -41,10 +41,15 @@ pub fn run(ctx: &mut Ctx, args: ValidateArgs) -> Result<Outcome> {
         report.push(json!({"client": id, "valid": !ds.has_errors(), "diagnostics": ds.0.iter().map(rel).collect::<Vec<_>>()}));
     }
     if args.json {
-        ui.json_out(&json!({"clients": report, "summary": {"clients": ids.len(), "invalid": invalid}}));
+        ui.json_out(
+            &json!({"clients": report, "summary": {"clients": ids.len(), "invalid": invalid}}),
+        );
     }
     if invalid > 0 {
-        return Err(Error::new(format!("{invalid} of {} client(s) are invalid", ids.len())));
+        return Err(Error::new(format!(
+            "{invalid} of {} client(s) are invalid",
+            ids.len()
+        )));
     }
     ui.say(format!("{} {} client(s) valid", ui.green("ok:"), ids.len()));
     Ok(Outcome::Done)

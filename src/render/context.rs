@@ -6,7 +6,10 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::env_plan::{EnvPlan, EnvValue};
-use crate::workspace::{naming, Client, CredentialMode, ServerInstructions, ServerSource, ACCESS_TOKEN_HEADER, USER_ID_HEADER};
+use crate::workspace::{
+    ACCESS_TOKEN_HEADER, Client, CredentialMode, ServerInstructions, ServerSource, USER_ID_HEADER,
+    naming,
+};
 
 /// The LibreChat config version of the pinned `librechat-data-provider` (see the validator tool).
 pub const LIBRECHAT_CONFIG_VERSION: &str = "1.3.17";
@@ -113,7 +116,10 @@ fn server_ctx(s: &crate::workspace::Server) -> ServerCtx {
     let mut headers = BTreeMap::new();
     let deployed = matches!(s.source, ServerSource::Deployed(_));
     if deployed {
-        headers.insert(ACCESS_TOKEN_HEADER.to_string(), format!("${{{}}}", naming::token_var(&s.slug)));
+        headers.insert(
+            ACCESS_TOKEN_HEADER.to_string(),
+            format!("${{{}}}", naming::token_var(&s.slug)),
+        );
     }
     for v in &s.user_vars {
         if let Some(h) = &v.header {
@@ -121,7 +127,10 @@ fn server_ctx(s: &crate::workspace::Server) -> ServerCtx {
         }
     }
     if deployed && s.credential_mode == CredentialMode::PerUserHeader {
-        headers.insert(USER_ID_HEADER.to_string(), "{{LIBRECHAT_USER_ID}}".to_string());
+        headers.insert(
+            USER_ID_HEADER.to_string(),
+            "{{LIBRECHAT_USER_ID}}".to_string(),
+        );
     }
     for (k, v) in &s.headers {
         headers.insert(k.clone(), v.clone());
@@ -151,12 +160,20 @@ fn server_ctx(s: &crate::workspace::Server) -> ServerCtx {
         put("token_url", &o.token_url);
         put("scope", &o.scope);
         put("revocation_endpoint", &o.revocation_endpoint);
-        oauth.insert("client_id", format!("${{{}}}", naming::oauth_client_id_var(&s.slug)));
+        oauth.insert(
+            "client_id",
+            format!("${{{}}}", naming::oauth_client_id_var(&s.slug)),
+        );
         if o.client_secret != Some(false) {
-            oauth.insert("client_secret", format!("${{{}}}", naming::oauth_client_secret_var(&s.slug)));
+            oauth.insert(
+                "client_secret",
+                format!("${{{}}}", naming::oauth_client_secret_var(&s.slug)),
+            );
         }
         if let Some(m) = o.token_exchange_method {
-            let m = serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_string));
+            let m = serde_json::to_value(m)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
             oauth.insert("token_exchange_method", m.unwrap_or_default());
         }
     }

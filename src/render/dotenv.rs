@@ -12,16 +12,22 @@ pub fn quote(value: &str) -> Result<String, String> {
             }
         ));
     }
-    if value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '+' | ','))
-        && !value.is_empty()
+    if value.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '+' | ',')
+    }) && !value.is_empty()
     {
         return Ok(value.to_string());
     }
-    if !value.contains('\'') {
+    // dotenvy's line reader lets a backslash escape the closing quote even in single quotes.
+    let trailing_backslashes = value.chars().rev().take_while(|c| *c == '\\').count();
+    if !value.contains('\'') && trailing_backslashes % 2 == 0 {
         return Ok(format!("'{value}'"));
     }
     if !value.contains(['"', '\\', '$', '`']) {
         return Ok(format!("\"{value}\""));
+    }
+    if trailing_backslashes % 2 == 1 && !value.contains('\'') {
+        return Err("ends with a backslash, which .env readers disagree on".to_string());
     }
     Err("contains both a single quote and one of \" \\ $ `, which no .env quoting reads back identically".to_string())
 }
@@ -35,15 +41,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(".env");
         std::fs::write(&p, &line).unwrap();
-        let got: Vec<(String, String)> = dotenvy::from_path_iter(&p).unwrap().map(Result::unwrap).collect();
+        let got: Vec<(String, String)> = dotenvy::from_path_iter(&p)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(got, vec![("K".to_string(), v.to_string())], "{line:?}");
     }
 
     #[test]
     fn values_read_back_identically() {
         for v in [
-            "", "plain", "https://x.example/mcp?a=b&c=d", "Acme \"Quotes\": {{x}} ${Y}", "O'Brien & Sons",
-            "a b  c", "#not-a-comment", "tab\there", "é🙂", "$HOME", "back\\slash",
+            "",
+            "plain",
+            "https://x.example/mcp?a=b&c=d",
+            "Acme \"Quotes\": {{x}} ${Y}",
+            "O'Brien & Sons",
+            "a b  c",
+            "#not-a-comment",
+            "tab\there",
+            "é🙂",
+            "$HOME",
+            "back\\slash",
+            "two\\\\",
+            "x\\y\\\\",
         ] {
             reads_back(v);
         }
@@ -54,5 +74,6 @@ mod tests {
         assert!(quote("line\nbreak").unwrap_err().contains("line break"));
         assert!(quote("it's $HOME").is_err());
         assert!(quote("bell\u{7}").unwrap_err().contains("U+0007"));
+        assert!(quote("ends\\").unwrap_err().contains("backslash"));
     }
 }

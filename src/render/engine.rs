@@ -17,8 +17,14 @@ pub const ENV_TEMPLATE: &str = "environment.env.j2";
 pub const CLIENT_FILE_TEMPLATE: &str = "mcp-servers.json.j2";
 
 const BUILTIN: &[(&str, &str)] = &[
-    (CLIENT_FILE_TEMPLATE, include_str!("templates/mcp-servers.json.j2")),
-    (LIBRECHAT_TEMPLATE, include_str!("templates/librechat.yaml.j2")),
+    (
+        CLIENT_FILE_TEMPLATE,
+        include_str!("templates/mcp-servers.json.j2"),
+    ),
+    (
+        LIBRECHAT_TEMPLATE,
+        include_str!("templates/librechat.yaml.j2"),
+    ),
     (ENV_TEMPLATE, include_str!("templates/environment.env.j2")),
 ];
 
@@ -42,7 +48,13 @@ impl TemplateDirs {
         } else if let Some(b) = name.strip_prefix("workspace/") {
             (vec![&self.workspace], b)
         } else {
-            (self.client.iter().chain(std::iter::once(&self.workspace)).collect(), name)
+            (
+                self.client
+                    .iter()
+                    .chain(std::iter::once(&self.workspace))
+                    .collect(),
+                name,
+            )
         };
         if base.contains("..") || base.starts_with('/') {
             return None;
@@ -97,15 +109,24 @@ pub fn environment(dirs: TemplateDirs) -> Environment<'static> {
             match state.auto_escape() {
                 AutoEscape::Custom(m) if m == "yaml" => yaml_repr(value)?,
                 AutoEscape::Custom(m) if m == "dotenv" => dotenv_repr(value)?,
-                AutoEscape::Custom(m) if m == "json" => serde_json::to_string(value).map_err(|e| invalid(e.to_string()))?,
+                AutoEscape::Custom(m) if m == "json" => {
+                    serde_json::to_string(value).map_err(|e| invalid(e.to_string()))?
+                }
                 _ => value.to_string(),
             }
         };
-        out.write_str(&text).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
+        out.write_str(&text)
+            .map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
     });
-    env.add_filter("comment", |v: Value| Value::from_safe_string(yaml::comment_text(&v.to_string())));
-    env.add_filter("yaml", |v: Value| yaml_repr(&v).map(Value::from_safe_string));
-    env.add_filter("dotenv", |v: Value| dotenv_repr(&v).map(Value::from_safe_string));
+    env.add_filter("comment", |v: Value| {
+        Value::from_safe_string(yaml::comment_text(&v.to_string()))
+    });
+    env.add_filter("yaml", |v: Value| {
+        yaml_repr(&v).map(Value::from_safe_string)
+    });
+    env.add_filter("dotenv", |v: Value| {
+        dotenv_repr(&v).map(Value::from_safe_string)
+    });
     env.set_loader(move |name| Ok(dirs.resolve(name).map(|(_, src)| src)));
     env
 }
@@ -129,7 +150,11 @@ pub fn yaml_repr(v: &Value) -> Result<String, Error> {
             let mut parts = Vec::new();
             for k in v.try_iter()? {
                 let val = v.get_item(&k)?;
-                parts.push(format!("{}: {}", yaml::quote_str(&k.to_string()), yaml_repr(&val)?));
+                parts.push(format!(
+                    "{}: {}",
+                    yaml::quote_str(&k.to_string()),
+                    yaml_repr(&val)?
+                ));
             }
             format!("{{{}}}", parts.join(", "))
         }
@@ -145,7 +170,9 @@ fn dotenv_repr(v: &Value) -> Result<String, Error> {
             let s = v.as_str().unwrap_or_default();
             super::dotenv::quote(s).map_err(|why| invalid(format!("a value {why}")))
         }
-        k => Err(invalid(format!("cannot write a {k} value into a .env file"))),
+        k => Err(invalid(format!(
+            "cannot write a {k} value into a .env file"
+        ))),
     }
 }
 
@@ -160,6 +187,8 @@ pub fn template_error(err: &Error, dirs: &TemplateDirs, fallback: &Path) -> Diag
         loc.line = Some(line);
     }
     let detail = err.detail().map(|d| format!(": {d}")).unwrap_or_default();
-    Diagnostic::error(loc, format!("template error ({}){detail}", err.kind()))
-        .hint(format!("fix the template ({}); the syntax is [[ value ]], [% tag %], [# comment #]", dirs.describe(name)))
+    Diagnostic::error(loc, format!("template error ({}){detail}", err.kind())).hint(format!(
+        "fix the template ({}); the syntax is [[ value ]], [% tag %], [# comment #]",
+        dirs.describe(name)
+    ))
 }

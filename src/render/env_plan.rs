@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Diagnostic, Diagnostics, Location};
 use crate::workspace::LIBRECHAT_SECRETS;
-use crate::workspace::{naming, Client, Owner, ServerSource, Workspace, DEFAULT_CLIENT};
+use crate::workspace::{Client, DEFAULT_CLIENT, Owner, ServerSource, Workspace, naming};
 
 /// Whose store a secret lives in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -77,7 +77,9 @@ impl EnvPlan {
 fn stat(name: &str, value: impl Into<String>, origin: Option<Location>) -> EnvEntry {
     EnvEntry {
         name: name.to_string(),
-        value: EnvValue::Static { value: value.into() },
+        value: EnvValue::Static {
+            value: value.into(),
+        },
         comment: None,
         origin,
     }
@@ -85,7 +87,9 @@ fn stat(name: &str, value: impl Into<String>, origin: Option<Location>) -> EnvEn
 
 pub fn store_path(scope: &SecretScope) -> String {
     match scope {
-        SecretScope::Client(c) | SecretScope::User { client: c, .. } => format!("client-configs/{c}/secrets.env"),
+        SecretScope::Client(c) | SecretScope::User { client: c, .. } => {
+            format!("client-configs/{c}/secrets.env")
+        }
         SecretScope::Shared => format!("client-configs/{DEFAULT_CLIENT}/secrets.env"),
     }
 }
@@ -94,7 +98,9 @@ pub fn set_command(r: &SecretRef) -> String {
     match &r.scope {
         SecretScope::Client(c) => format!("scalewize secret set {c} {}", r.name),
         SecretScope::Shared => format!("scalewize secret set {DEFAULT_CLIENT} {}", r.name),
-        SecretScope::User { client, user } => format!("scalewize secret set {client} --user {user} {}", r.name),
+        SecretScope::User { client, user } => {
+            format!("scalewize secret set {client} --user {user} {}", r.name)
+        }
     }
 }
 
@@ -104,7 +110,11 @@ fn secret(name: &str, scope: SecretScope) -> EnvEntry {
         scope,
     };
     let comment = match &r.scope {
-        SecretScope::Shared => format!("secret, shared by every client: {} ({})", store_path(&r.scope), set_command(&r)),
+        SecretScope::Shared => format!(
+            "secret, shared by every client: {} ({})",
+            store_path(&r.scope),
+            set_command(&r)
+        ),
         _ => format!("secret: {} ({})", store_path(&r.scope), set_command(&r)),
     };
     EnvEntry {
@@ -124,8 +134,16 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
 
     let mut client_group = vec![
         stat("CLIENT_ID", &client.id, Some(loc.clone().at("client_id"))),
-        stat("CLIENT_NAME", &client.name, Some(loc.clone().at("client_name"))),
-        stat("APP_TITLE", &client.name, Some(loc.clone().at("client_name"))),
+        stat(
+            "CLIENT_NAME",
+            &client.name,
+            Some(loc.clone().at("client_name")),
+        ),
+        stat(
+            "APP_TITLE",
+            &client.name,
+            Some(loc.clone().at("client_name")),
+        ),
     ];
     let mut librechat = vec![
         stat("HOST", "0.0.0.0", None),
@@ -146,7 +164,11 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
     // librechat.env replaces generated defaults of the same name (APP_TITLE, PORT, …).
     for (k, v) in &lc.env {
         let e = stat(k, v, Some(loc.clone().at(format!("librechat.env.{k}"))));
-        if let Some(slot) = client_group.iter_mut().chain(librechat.iter_mut()).find(|x| &x.name == k) {
+        if let Some(slot) = client_group
+            .iter_mut()
+            .chain(librechat.iter_mut())
+            .find(|x| &x.name == k)
+        {
             *slot = e;
         } else {
             librechat.push(e);
@@ -159,7 +181,15 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
         match &s.source {
             ServerSource::External { url, .. } => servers.push(EnvEntry {
                 comment: Some(format!("{}: external server", s.name)),
-                ..stat(&url_var, url, Some(s.origin.clone().at(format!("{}.url", s.origin.path.as_deref().unwrap_or("")))))
+                ..stat(
+                    &url_var,
+                    url,
+                    Some(
+                        s.origin
+                            .clone()
+                            .at(format!("{}.url", s.origin.path.as_deref().unwrap_or(""))),
+                    ),
+                )
             }),
             ServerSource::Deployed(d) => {
                 servers.push(EnvEntry {
@@ -197,17 +227,32 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
         }
     }
 
-    let mut secrets: Vec<EnvEntry> = LIBRECHAT_SECRETS.iter().map(|n| secret(n, cscope())).collect();
+    let mut secrets: Vec<EnvEntry> = LIBRECHAT_SECRETS
+        .iter()
+        .map(|n| secret(n, cscope()))
+        .collect();
     for n in &lc.secrets {
         secrets.push(secret(n, cscope()));
     }
 
     let plan = EnvPlan {
         groups: vec![
-            EnvGroup { title: "Client", entries: client_group },
-            EnvGroup { title: "LibreChat", entries: librechat },
-            EnvGroup { title: "MCP servers", entries: servers },
-            EnvGroup { title: "Secrets (values from the encrypted store, injected at deploy)", entries: secrets },
+            EnvGroup {
+                title: "Client",
+                entries: client_group,
+            },
+            EnvGroup {
+                title: "LibreChat",
+                entries: librechat,
+            },
+            EnvGroup {
+                title: "MCP servers",
+                entries: servers,
+            },
+            EnvGroup {
+                title: "Secrets (values from the encrypted store, injected at deploy)",
+                entries: secrets,
+            },
         ],
     };
     let diags = check(&plan, &loc);
@@ -219,7 +264,11 @@ fn check(plan: &EnvPlan, loc: &Location) -> Diagnostics {
     let mut seen: BTreeMap<&str, &EnvEntry> = BTreeMap::new();
     for e in plan.entries() {
         if let Some(first) = seen.insert(&e.name, e) {
-            let at = e.origin.clone().or_else(|| first.origin.clone()).unwrap_or_else(|| loc.clone());
+            let at = e
+                .origin
+                .clone()
+                .or_else(|| first.origin.clone())
+                .unwrap_or_else(|| loc.clone());
             diags.push(
                 Diagnostic::error(at, format!("variable `{}` would be defined twice in environment.env", e.name))
                     .hint("rename the server (its variables derive from its folder name) or the extra variable"),
@@ -229,8 +278,14 @@ fn check(plan: &EnvPlan, loc: &Location) -> Diagnostics {
             if let Err(why) = super::dotenv::quote(value) {
                 let at = e.origin.clone().unwrap_or_else(|| loc.clone());
                 diags.push(
-                    Diagnostic::error(at, format!("the value of `{}` cannot be written to environment.env: it {why}", e.name))
-                        .hint("remove the offending characters from this field"),
+                    Diagnostic::error(
+                        at,
+                        format!(
+                            "the value of `{}` cannot be written to environment.env: it {why}",
+                            e.name
+                        ),
+                    )
+                    .hint("remove the offending characters from this field"),
                 );
             }
         }

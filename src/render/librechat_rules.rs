@@ -12,16 +12,58 @@ use crate::yaml::{self, Value};
 
 /// `configSchema`'s top-level keys (strict at the top level).
 const TOP_LEVEL: &[&str] = &[
-    "version", "permissions", "cache", "ocr", "webSearch", "langfuse", "memory", "summarization", "skillSync",
-    "secureImageLinks", "imageOutputType", "includedTools", "filteredTools", "mcpServers", "mcpSettings",
-    "interface", "turnstile", "fileStrategy", "fileStrategies", "cloudfront", "actions", "registration",
-    "balance", "transactions", "speech", "rateLimits", "fileConfig", "modelSpecs", "filters", "messageFilter",
-    "endpoints", "openapi",
+    "version",
+    "permissions",
+    "cache",
+    "ocr",
+    "webSearch",
+    "langfuse",
+    "memory",
+    "summarization",
+    "skillSync",
+    "secureImageLinks",
+    "imageOutputType",
+    "includedTools",
+    "filteredTools",
+    "mcpServers",
+    "mcpSettings",
+    "interface",
+    "turnstile",
+    "fileStrategy",
+    "fileStrategies",
+    "cloudfront",
+    "actions",
+    "registration",
+    "balance",
+    "transactions",
+    "speech",
+    "rateLimits",
+    "fileConfig",
+    "modelSpecs",
+    "filters",
+    "messageFilter",
+    "endpoints",
+    "openapi",
 ];
 const COMMON: &[&str] = &[
-    "type", "title", "description", "startup", "iconPath", "timeout", "initTimeout", "sseReadTimeout", "chatMenu",
-    "serverInstructions", "requiresOAuth", "oauth", "oauth_headers", "apiKey", "customUserVars",
-    "oauthRefreshWaitTimeout", "oauthRefreshCoordination", "oauthPersistenceWaitTimeout",
+    "type",
+    "title",
+    "description",
+    "startup",
+    "iconPath",
+    "timeout",
+    "initTimeout",
+    "sseReadTimeout",
+    "chatMenu",
+    "serverInstructions",
+    "requiresOAuth",
+    "oauth",
+    "oauth_headers",
+    "apiKey",
+    "customUserVars",
+    "oauthRefreshWaitTimeout",
+    "oauthRefreshCoordination",
+    "oauthPersistenceWaitTimeout",
 ];
 const STDIO: &[&str] = &["command", "args", "env", "stderr", "cwd"];
 const WEBSOCKET: &[&str] = &["url"];
@@ -29,17 +71,50 @@ const REMOTE: &[&str] = &["url", "headers", "requestHeaders", "obo", "proxy"];
 const TRANSPORTS: &[&str] = &["stdio", "websocket", "sse", "streamable-http", "http"];
 /// Never expanded by LibreChat, so a reference to them is always a mistake.
 pub const NEVER_EXPANDED: &[&str] = &[
-    "JWT_SECRET", "JWT_REFRESH_SECRET", "CREDS_KEY", "CREDS_IV", "MEILI_MASTER_KEY", "MONGO_URI", "REDIS_URI", "REDIS_PASSWORD",
+    "JWT_SECRET",
+    "JWT_REFRESH_SECRET",
+    "CREDS_KEY",
+    "CREDS_IV",
+    "MEILI_MASTER_KEY",
+    "MONGO_URI",
+    "REDIS_URI",
+    "REDIS_PASSWORD",
 ];
-const INT_FIELDS: &[&str] = &["timeout", "initTimeout", "sseReadTimeout", "oauthRefreshWaitTimeout", "oauthPersistenceWaitTimeout"];
+const INT_FIELDS: &[&str] = &[
+    "timeout",
+    "initTimeout",
+    "sseReadTimeout",
+    "oauthRefreshWaitTimeout",
+    "oauthPersistenceWaitTimeout",
+];
 const PLACEHOLDER_FIELDS: &[&str] = &["url", "headers", "requestHeaders", "env", "args", "oauth"];
 /// Fields of an MCP entry in which LibreChat resolves `${VAR}`.
-const RESOLVED_FIELDS: &[&str] = &["url", "headers", "requestHeaders", "env", "args", "oauth", "proxy"];
+const RESOLVED_FIELDS: &[&str] = &[
+    "url",
+    "headers",
+    "requestHeaders",
+    "env",
+    "args",
+    "oauth",
+    "proxy",
+];
 
 fn builtin_placeholder(name: &str) -> bool {
-    ["LIBRECHAT_USER_", "LIBRECHAT_BODY_", "LIBRECHAT_OPENID_", "LIBRECHAT_GRAPH_"]
-        .iter()
-        .any(|p| name.strip_prefix(p).is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')))
+    [
+        "LIBRECHAT_USER_",
+        "LIBRECHAT_BODY_",
+        "LIBRECHAT_OPENID_",
+        "LIBRECHAT_GRAPH_",
+    ]
+    .iter()
+    .any(|p| {
+        name.strip_prefix(p).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+    })
 }
 
 struct Checker<'a> {
@@ -50,7 +125,9 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn err(&mut self, path: &str, msg: impl Into<String>) {
-        self.diags.push(Diagnostic::error(Location::file(self.file).at(path), msg).hint(self.hint.to_string()));
+        self.diags.push(
+            Diagnostic::error(Location::file(self.file).at(path), msg).hint(self.hint.to_string()),
+        );
     }
 }
 
@@ -64,8 +141,13 @@ fn key_str(k: &Value) -> String {
 fn strings<'v>(v: &'v Value, path: String, out: &mut Vec<(String, &'v str)>) {
     match v {
         Value::String(s) => out.push((path, s)),
-        Value::Sequence(items) => items.iter().enumerate().for_each(|(i, x)| strings(x, format!("{path}.{i}"), out)),
-        Value::Mapping(m) => m.iter().for_each(|(k, x)| strings(x, format!("{path}.{}", key_str(k)), out)),
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| strings(x, format!("{path}.{i}"), out)),
+        Value::Mapping(m) => m
+            .iter()
+            .for_each(|(k, x)| strings(x, format!("{path}.{}", key_str(k)), out)),
         _ => {}
     }
 }
@@ -99,7 +181,8 @@ pub fn check(text: &str, env_names: &BTreeSet<String>, file: &Path, hint: &str) 
         None => c.err("version", "required"),
         Some(Value::String(v)) => {
             let quoted = text.lines().any(|l| {
-                l.strip_prefix("version:").is_some_and(|r| r.trim_start().starts_with(['"', '\'']))
+                l.strip_prefix("version:")
+                    .is_some_and(|r| r.trim_start().starts_with(['"', '\'']))
             });
             if !quoted {
                 c.err("version", "write the version as a quoted string (an unquoted version can be read as a number)");
@@ -117,7 +200,11 @@ pub fn check(text: &str, env_names: &BTreeSet<String>, file: &Path, hint: &str) 
         for (name, entry) in servers {
             for f in RESOLVED_FIELDS {
                 if let Some(v) = entry.get(*f) {
-                    strings(v, format!("mcpServers.{}.{f}", key_str(name)), &mut resolved);
+                    strings(
+                        v,
+                        format!("mcpServers.{}.{f}", key_str(name)),
+                        &mut resolved,
+                    );
                 }
             }
         }
@@ -141,16 +228,24 @@ pub fn check(text: &str, env_names: &BTreeSet<String>, file: &Path, hint: &str) 
                 check_server(&mut c, &key_str(name), entry);
             }
         }
-        Some(_) => c.err("mcpServers", "expected a mapping of server name to settings"),
+        Some(_) => c.err(
+            "mcpServers",
+            "expected a mapping of server name to settings",
+        ),
     }
     if let Some(settings) = root.get("mcpSettings") {
         if let Some(Value::Sequence(addrs)) = settings.get("allowedAddresses") {
             for (i, a) in addrs.iter().enumerate() {
                 let ok = a.as_str().is_some_and(|s| {
-                    s.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && !h.contains('/') && p.parse::<u16>().is_ok())
+                    s.rsplit_once(':').is_some_and(|(h, p)| {
+                        !h.is_empty() && !h.contains('/') && p.parse::<u16>().is_ok()
+                    })
                 });
                 if !ok {
-                    c.err(&format!("mcpSettings.allowedAddresses.{i}"), "expected `host:port`");
+                    c.err(
+                        &format!("mcpSettings.allowedAddresses.{i}"),
+                        "expected `host:port`",
+                    );
                 }
             }
         }
@@ -167,12 +262,21 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
     // Rule 2: an explicit, known type.
     let ty = match m.get("type") {
         None => {
-            c.err(&format!("{p}.type"), "write an explicit `type` (inference picks sse for any http URL)");
+            c.err(
+                &format!("{p}.type"),
+                "write an explicit `type` (inference picks sse for any http URL)",
+            );
             return;
         }
         Some(Value::String(t)) if TRANSPORTS.contains(&t.as_str()) => t.clone(),
         Some(other) => {
-            c.err(&format!("{p}.type"), format!("no MCP transport matched: unknown type {}", yaml::to_string(other).trim()));
+            c.err(
+                &format!("{p}.type"),
+                format!(
+                    "no MCP transport matched: unknown type {}",
+                    yaml::to_string(other).trim()
+                ),
+            );
             return;
         }
     };
@@ -185,7 +289,10 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
     for k in m.keys() {
         let k = key_str(k);
         if !COMMON.contains(&k.as_str()) && !specific.contains(&k.as_str()) {
-            c.err(&format!("{p}.{k}"), "unknown key, silently ignored by LibreChat");
+            c.err(
+                &format!("{p}.{k}"),
+                "unknown key, silently ignored by LibreChat",
+            );
         }
     }
     if ty == "stdio" {
@@ -194,12 +301,18 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
         }
         // Rule 3: stdio always has an args list.
         if !matches!(m.get("args"), Some(Value::Sequence(_))) {
-            c.err(&format!("{p}.args"), "Required (write `args: []` when there are none)");
+            c.err(
+                &format!("{p}.args"),
+                "Required (write `args: []` when there are none)",
+            );
         }
     } else {
         match m.get("url") {
             Some(Value::String(u)) => {
-                let resolved_ok = u.starts_with("${") || u.starts_with("http://") || u.starts_with("https://") || u.starts_with("ws");
+                let resolved_ok = u.starts_with("${")
+                    || u.starts_with("http://")
+                    || u.starts_with("https://")
+                    || u.starts_with("ws");
                 if !resolved_ok {
                     c.err(&format!("{p}.url"), "Invalid url");
                 }
@@ -210,7 +323,10 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
     if let Some(t) = m.get("title") {
         match t.as_str() {
             Some(t) if naming::fits_title_pattern(t) => {}
-            _ => c.err(&format!("{p}.title"), "does not match LibreChat's title pattern"),
+            _ => c.err(
+                &format!("{p}.title"),
+                "does not match LibreChat's title pattern",
+            ),
         }
     }
     for f in INT_FIELDS {
@@ -220,7 +336,12 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
             }
         }
     }
-    for f in ["startup", "chatMenu", "requiresOAuth", "oauthRefreshCoordination"] {
+    for f in [
+        "startup",
+        "chatMenu",
+        "requiresOAuth",
+        "oauthRefreshCoordination",
+    ] {
         if let Some(v) = m.get(f) {
             if !v.is_bool() {
                 c.err(&format!("{p}.{f}"), "Expected boolean");
@@ -253,18 +374,27 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
                 }
             }
         } else {
-            c.err(&format!("{p}.headers"), "expected a mapping of header to value");
+            c.err(
+                &format!("{p}.headers"),
+                "expected a mapping of header to value",
+            );
         }
     }
     if let Some(Value::Mapping(o)) = m.get("oauth") {
         let has = |k: &str| o.get(k).is_some();
         if has("client_secret") && !has("client_id") {
-            c.err(&format!("{p}.oauth.client_id"), "client_secret requires client_id");
+            c.err(
+                &format!("{p}.oauth.client_id"),
+                "client_secret requires client_id",
+            );
         }
         if has("client_id") && has("client_secret") {
             for k in ["authorization_url", "token_url"] {
                 if !has(k) {
-                    c.err(&format!("{p}.oauth.{k}"), "required when client_id and client_secret are set");
+                    c.err(
+                        &format!("{p}.oauth.{k}"),
+                        "required when client_id and client_secret are set",
+                    );
                 }
             }
         }
@@ -286,7 +416,10 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
         }
     }
     for v in defined.difference(&used) {
-        c.err(&format!("{p}.customUserVars.{v}"), format!("defined but not referenced as {{{{{v}}}}} in url/headers/env/args"));
+        c.err(
+            &format!("{p}.customUserVars.{v}"),
+            format!("defined but not referenced as {{{{{v}}}}} in url/headers/env/args"),
+        );
     }
 }
 
@@ -312,7 +445,9 @@ mod tests {
     #[test]
     fn each_rule_reports_its_path() {
         assert!(errs("version: 1.3\n", &[])[0].starts_with("version: Expected string"));
-        assert!(errs("version: 1.3.17\n", &[])[0].starts_with("version: write the version as a quoted"));
+        assert!(
+            errs("version: 1.3.17\n", &[])[0].starts_with("version: write the version as a quoted")
+        );
         let t = "version: \"1.3.17\"\nmcpServers:\n  a:\n    url: \"${A}\"\n";
         assert!(errs(t, &["A"])[0].starts_with("mcpServers.a.type"));
         let t = "version: \"1.3.17\"\nmcpServers:\n  a:\n    type: stdio\n    command: x\n";
@@ -322,6 +457,9 @@ mod tests {
         let t = "version: \"1.3.17\"\nmcpServers:\n  a:\n    type: sse\n    url: \"${A}\"\n";
         assert!(errs(t, &[])[0].starts_with("mcpServers.a.url: `${A}` has no line"));
         let t = "version: \"1.3.17\"\nmcpServers:\n  a:\n    type: sse\n    url: \"https://x/\"\n    headers: {K: \"{{K}}\"}\n    customUserVars: {K: {title: k}}\n";
-        assert_eq!(errs(t, &[]), vec!["mcpServers.a.customUserVars.K.description: Required"]);
+        assert_eq!(
+            errs(t, &[]),
+            vec!["mcpServers.a.customUserVars.K.description: Required"]
+        );
     }
 }

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 
 pub use context::LIBRECHAT_CONFIG_VERSION;
 pub use env_plan::{EnvPlan, EnvValue, SecretRef, SecretScope};
-pub use write::{write_atomic, FileChange};
+pub use write::{FileChange, write_atomic};
 
 use crate::error::{Diagnostic, Diagnostics, Location};
 use crate::workspace::{Client, Workspace};
-use engine::{TemplateDirs, ENV_TEMPLATE, LIBRECHAT_TEMPLATE};
+use engine::{ENV_TEMPLATE, LIBRECHAT_TEMPLATE, TemplateDirs};
 
 pub const LIBRECHAT_FILE: &str = "librechat.yaml";
 pub const ENV_FILE: &str = "environment.env";
@@ -45,7 +45,9 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn file(&self, name: &str) -> Option<&RenderedFile> {
-        self.files.iter().find(|f| f.path.file_name().is_some_and(|n| n == name))
+        self.files
+            .iter()
+            .find(|f| f.path.file_name().is_some_and(|n| n == name))
     }
     pub fn librechat_yaml(&self) -> &str {
         &self.file(LIBRECHAT_FILE).expect("always rendered").content
@@ -100,8 +102,11 @@ impl<'w> Renderer<'w> {
         let yaml_path = client.dir.join(LIBRECHAT_FILE);
         let env_path = client.dir.join(ENV_FILE);
         let render = |name: &str, out: &Path| -> Result<String, Diagnostic> {
-            let tmpl = env.get_template(name).map_err(|e| engine::template_error(&e, &dirs, out))?;
-            tmpl.render(&ctx).map_err(|e| engine::template_error(&e, &dirs, out))
+            let tmpl = env
+                .get_template(name)
+                .map_err(|e| engine::template_error(&e, &dirs, out))?;
+            tmpl.render(&ctx)
+                .map_err(|e| engine::template_error(&e, &dirs, out))
         };
         let header = |comment: &str| {
             format!(
@@ -131,8 +136,14 @@ impl<'w> Renderer<'w> {
             return Err(diags);
         }
         let mut files = vec![
-            RenderedFile { path: yaml_path, content: yaml },
-            RenderedFile { path: env_path, content: dotenv },
+            RenderedFile {
+                path: yaml_path,
+                content: yaml,
+            },
+            RenderedFile {
+                path: env_path,
+                content: dotenv,
+            },
         ];
         files.extend(user_configs::render(client));
         let stale = stale_user_files(client, &files);
@@ -169,13 +180,20 @@ fn tidy(body: &str) -> String {
 fn check_env_text(text: &str, plan: &EnvPlan, path: &Path, dirs: &TemplateDirs) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let hint = format!("rendered from {}", dirs.describe(ENV_TEMPLATE));
-    let parsed: HashMap<String, String> = match dotenvy::from_read_iter(text.as_bytes()).collect::<Result<_, _>>() {
-        Ok(p) => p,
-        Err(e) => {
-            diags.push(Diagnostic::error(Location::file(path), format!("the rendered file does not parse as .env: {e}")).hint(hint));
-            return diags;
-        }
-    };
+    let parsed: HashMap<String, String> =
+        match dotenvy::from_read_iter(text.as_bytes()).collect::<Result<_, _>>() {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(
+                        Location::file(path),
+                        format!("the rendered file does not parse as .env: {e}"),
+                    )
+                    .hint(hint),
+                );
+                return diags;
+            }
+        };
     for e in plan.entries() {
         let expected = match &e.value {
             EnvValue::Static { value } => value.as_str(),
@@ -184,9 +202,19 @@ fn check_env_text(text: &str, plan: &EnvPlan, path: &Path, dirs: &TemplateDirs) 
         match parsed.get(&e.name) {
             Some(v) if v == expected => {}
             Some(_) => diags.push(
-                Diagnostic::error(Location::file(path).at(e.name.clone()), "does not read back as the value it should hold").hint(hint.clone()),
+                Diagnostic::error(
+                    Location::file(path).at(e.name.clone()),
+                    "does not read back as the value it should hold",
+                )
+                .hint(hint.clone()),
             ),
-            None => diags.push(Diagnostic::error(Location::file(path).at(e.name.clone()), "missing (LibreChat needs it)").hint(hint.clone())),
+            None => diags.push(
+                Diagnostic::error(
+                    Location::file(path).at(e.name.clone()),
+                    "missing (LibreChat needs it)",
+                )
+                .hint(hint.clone()),
+            ),
         }
     }
     diags
@@ -210,7 +238,11 @@ fn stale_user_files(client: &Client, files: &[RenderedFile]) -> Vec<PathBuf> {
 }
 
 fn notes(client: &Client) -> Vec<String> {
-    let base = client.librechat.domain.clone().unwrap_or_else(|| "<DOMAIN_SERVER>".to_string());
+    let base = client
+        .librechat
+        .domain
+        .clone()
+        .unwrap_or_else(|| "<DOMAIN_SERVER>".to_string());
     client
         .librechat_servers()
         .filter(|s| s.oauth.is_some())
@@ -228,7 +260,11 @@ fn notes(client: &Client) -> Vec<String> {
 }
 
 /// Load and render one client, as every command that needs the generated files does.
-pub fn load_and_render(ws: &Workspace, renderer: &Renderer, id: &str) -> Result<(Client, Rendered), Diagnostics> {
+pub fn load_and_render(
+    ws: &Workspace,
+    renderer: &Renderer,
+    id: &str,
+) -> Result<(Client, Rendered), Diagnostics> {
     let client = ws.load_client(id)?;
     let rendered = renderer.render(&client)?;
     Ok((client, rendered))

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::engine::{self, TemplateDirs, CLIENT_FILE_TEMPLATE};
+use super::engine::{self, CLIENT_FILE_TEMPLATE, TemplateDirs};
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
 
@@ -13,7 +13,9 @@ pub fn client_file(ws: &Workspace, id: &str, name: &str) -> Result<String> {
         client: None,
     };
     let env = engine::environment(dirs.clone());
-    let ctx = minijinja::Value::from(minijinja::value::Serde(json!({"client": {"id": id, "name": name}})));
+    let ctx = minijinja::Value::from(minijinja::value::Serde(
+        json!({"client": {"id": id, "name": name}}),
+    ));
     let out = ws.client_file(id);
     env.get_template(CLIENT_FILE_TEMPLATE)
         .and_then(|t| t.render(&ctx))

@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::RenderedFile;
-use crate::workspace::{naming, Client, CredentialMode, ACCESS_TOKEN_HEADER};
+use crate::workspace::{ACCESS_TOKEN_HEADER, Client, CredentialMode, naming};
 
 pub const USERS_DIR: &str = "users";
 pub const MCP_JSON: &str = ".mcp.json";
@@ -21,7 +21,11 @@ pub fn users_dir(client: &Client) -> PathBuf {
 
 pub fn render(client: &Client) -> Vec<RenderedFile> {
     let mut per_user: BTreeMap<&str, Vec<&crate::workspace::Server>> = BTreeMap::new();
-    for s in client.servers.iter().filter(|s| s.credential_mode == CredentialMode::PerUserInstance) {
+    for s in client
+        .servers
+        .iter()
+        .filter(|s| s.credential_mode == CredentialMode::PerUserInstance)
+    {
         for u in &s.users {
             per_user.entry(u).or_default().push(s);
         }

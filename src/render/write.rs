@@ -59,7 +59,9 @@ impl FileChange {
 /// Write via a temp file in the same folder and a rename, so readers never see half a file.
 /// `mode` sets Unix permissions on the new file (e.g. 0o600 for resolved env files).
 pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| Error::new(format!("{} has no parent folder", path.display())))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::new(format!("{} has no parent folder", path.display())))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".scalewize-")
@@ -72,8 +74,12 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
     }
-    tmp.write_all(content).map_err(|e| Error::io("write", path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("sync", path, e))?;
-    tmp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
+    tmp.write_all(content)
+        .map_err(|e| Error::io("write", path, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("sync", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("replace", path, e.error))?;
     Ok(())
 }

@@ -4,12 +4,11 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{did_you_mean, Diagnostic, Location};
+use crate::error::{Diagnostic, Location, did_you_mean};
 
 pub fn read<T: DeserializeOwned>(path: &Path) -> Result<T, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::error(Location::file(path), format!("cannot read: {e}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::error(Location::file(path), format!("cannot read: {e}")))?;
     parse(&text, path)
 }
 

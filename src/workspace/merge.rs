@@ -31,7 +31,10 @@ pub fn merge_values(under: &mut Value, over: Value) {
 
 fn merge_typed<T: serde::Serialize + serde::de::DeserializeOwned>(under: &T, over: &T) -> T {
     let mut u = serde_json::to_value(under).expect("config types serialize");
-    merge_values(&mut u, serde_json::to_value(over).expect("config types serialize"));
+    merge_values(
+        &mut u,
+        serde_json::to_value(over).expect("config types serialize"),
+    );
     serde_json::from_value(u).expect("a merge of two valid values is valid")
 }
 
@@ -110,7 +113,10 @@ mod tests {
         assert_eq!(names, ["Slack", "Drive", "CRM"]);
         assert_eq!(merged[0].entry.timeout, Some(2000));
         assert_eq!(merged[0].entry.url.as_deref(), Some("https://s/mcp"));
-        assert_eq!(merged[0].entry.secrets.as_deref(), Some(&["C".to_string()][..]));
+        assert_eq!(
+            merged[0].entry.secrets.as_deref(),
+            Some(&["C".to_string()][..])
+        );
         assert_eq!(merged[1].entry.enabled, Some(false));
         let top = merge_client(Some(&d), &c);
         let lc = top.librechat.unwrap();

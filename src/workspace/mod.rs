@@ -8,7 +8,7 @@ pub mod naming;
 mod resolve;
 pub mod schema;
 
-pub use resolve::{check_url, references, ACCESS_TOKEN_HEADER, LIBRECHAT_SECRETS, USER_ID_HEADER};
+pub use resolve::{ACCESS_TOKEN_HEADER, LIBRECHAT_SECRETS, USER_ID_HEADER, check_url, references};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -123,7 +123,12 @@ impl Workspace {
     pub fn server_folder(&self, owner: &Owner, slug: &str) -> PathBuf {
         match owner {
             Owner::Shared => self.root.join(SERVERS_DIR).join("shared").join(slug),
-            Owner::Client(c) => self.root.join(SERVERS_DIR).join("clients").join(c).join(slug),
+            Owner::Client(c) => self
+                .root
+                .join(SERVERS_DIR)
+                .join("clients")
+                .join(c)
+                .join(slug),
         }
     }
 
@@ -134,7 +139,8 @@ impl Workspace {
 
     /// Load a client from the text of its `mcp-servers.json` (not yet on disk).
     pub fn load_client_from_text(&self, id: &str, text: &str) -> Result<Client, Diagnostics> {
-        let file = json::parse::<ClientFile>(text, &self.client_file(id)).map_err(|d| Diagnostics(vec![d]))?;
+        let file = json::parse::<ClientFile>(text, &self.client_file(id))
+            .map_err(|d| Diagnostics(vec![d]))?;
         resolve::resolve_parsed(self, id, file)
     }
 
@@ -146,9 +152,17 @@ impl Workspace {
         let known = self.client_ids()?;
         for n in names {
             if !known.contains(n) {
-                let mut err = Error::new(format!("unknown client `{n}`: {} does not exist", self.client_file(n).strip_prefix(&self.root).unwrap_or(&self.client_file(n)).display()));
+                let mut err = Error::new(format!(
+                    "unknown client `{n}`: {} does not exist",
+                    self.client_file(n)
+                        .strip_prefix(&self.root)
+                        .unwrap_or(&self.client_file(n))
+                        .display()
+                ));
                 err = match crate::error::did_you_mean(n, known.iter().map(String::as_str)) {
-                    Some(best) => err.hint(format!("did you mean `{best}`? (scalewize new {n} creates it)")),
+                    Some(best) => err.hint(format!(
+                        "did you mean `{best}`? (scalewize new {n} creates it)"
+                    )),
                     None => err.hint(format!("scalewize new {n} creates it")),
                 };
                 return Err(err);
@@ -169,18 +183,25 @@ fn load_settings(root: &Path) -> Result<Settings, Diagnostic> {
     } else {
         WorkspaceFile::default()
     };
-    let prefix = file.prefix.clone().unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+    let prefix = file
+        .prefix
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
     let prefix_ok = !prefix.is_empty()
         && prefix.len() <= 20
         && prefix.starts_with(|c: char| c.is_ascii_lowercase())
-        && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !prefix.ends_with('-');
     if !prefix_ok {
         return Err(Diagnostic::error(
             Location::file(&path).at("prefix"),
             format!("invalid prefix {prefix:?}"),
         )
-        .hint("use 1 to 20 lowercase letters, digits and `-`, starting with a letter (e.g. \"acme\")"));
+        .hint(
+            "use 1 to 20 lowercase letters, digits and `-`, starting with a letter (e.g. \"acme\")",
+        ));
     }
     Ok(Settings {
         prefix,

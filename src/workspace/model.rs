@@ -102,7 +102,8 @@ impl Server {
     }
     /// The access-token variable, for deployed servers.
     pub fn token_var(&self) -> Option<String> {
-        self.deployed().map(|_| super::naming::token_var(&self.slug))
+        self.deployed()
+            .map(|_| super::naming::token_var(&self.slug))
     }
     pub fn deployed(&self) -> Option<&Deployed> {
         match &self.source {
@@ -131,7 +132,10 @@ pub struct RenderOptions {
 #[derive(Debug, Clone)]
 pub enum ServerSource {
     /// Rendered, never deployed; health is an HTTP check.
-    External { url: String, transport: Transport },
+    External {
+        url: String,
+        transport: Transport,
+    },
     Deployed(Deployed),
 }
 

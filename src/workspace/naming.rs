@@ -86,7 +86,9 @@ pub fn derive_slug(name: &str) -> String {
 pub fn check_slug(slug: &str) -> Result<(), String> {
     let ok = !slug.is_empty()
         && slug.starts_with(|c: char| c.is_ascii_lowercase())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.ends_with('-');
     if ok {
         Ok(())
@@ -100,7 +102,13 @@ pub fn check_slug(slug: &str) -> Result<(), String> {
 /// Upper snake case: `custom-crm-mcp` → `CUSTOM_CRM_MCP`.
 pub fn upper_snake(slug: &str) -> String {
     slug.chars()
-        .map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() })
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
         .collect()
 }
 
@@ -120,11 +128,14 @@ pub fn oauth_client_secret_var(slug: &str) -> String {
     format!("{}_OAUTH_CLIENT_SECRET", upper_snake(slug))
 }
 
-static ENV_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
+static ENV_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
 static USER_VAR_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9_]*$").unwrap());
-static HEADER_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9-]*$").unwrap());
+static HEADER_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9-]*$").unwrap());
 // LibreChat's `title` pattern (librechat-data-provider src/mcp.ts).
-static TITLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}][\p{L}\p{N}\p{M}'’ -]*$").unwrap());
+static TITLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}][\p{L}\p{N}\p{M}'’ -]*$").unwrap());
 
 pub fn is_env_name(s: &str) -> bool {
     ENV_NAME.is_match(s)
@@ -145,11 +156,15 @@ pub fn fits_title_pattern(s: &str) -> bool {
 /// A name scalewize creates on a platform: at most 63 characters of `[a-z0-9-]`.
 pub fn check_platform_name(name: &str) -> Result<(), String> {
     if name.is_empty()
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         || name.starts_with('-')
         || name.ends_with('-')
     {
-        return Err(format!("platform name {name:?} must be `[a-z0-9-]`, not starting or ending with `-`"));
+        return Err(format!(
+            "platform name {name:?} must be `[a-z0-9-]`, not starting or ending with `-`"
+        ));
     }
     if name.len() > MAX_PLATFORM_NAME {
         return Err(format!(

@@ -4,14 +4,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::files::{ClientFile, ServerEntry};
-use super::merge::{merge_client, merge_servers, MergedEntry};
+use super::merge::{MergedEntry, merge_client, merge_servers};
 use super::model::*;
 use super::naming;
-use super::{Workspace, DEFAULT_CLIENT};
+use super::{DEFAULT_CLIENT, Workspace};
 use crate::error::{Diagnostic, Diagnostics, Location};
 
 /// LibreChat variables that must come from the secret store, never from plain config.
-pub const LIBRECHAT_SECRETS: &[&str] = &["MONGO_URI", "CREDS_KEY", "CREDS_IV", "JWT_SECRET", "JWT_REFRESH_SECRET"];
+pub const LIBRECHAT_SECRETS: &[&str] = &[
+    "MONGO_URI",
+    "CREDS_KEY",
+    "CREDS_IV",
+    "JWT_SECRET",
+    "JWT_REFRESH_SECRET",
+];
 /// Headers the platform contract reserves.
 pub const ACCESS_TOKEN_HEADER: &str = "X-MCP-Access-Token";
 pub const USER_ID_HEADER: &str = "X-LibreChat-User-Id";
@@ -19,11 +25,17 @@ pub const USER_ID_HEADER: &str = "X-LibreChat-User-Id";
 pub fn resolve_client(ws: &Workspace, id: &str) -> Result<Client, Diagnostics> {
     let path = ws.client_file(id);
     if let Err(e) = naming::check_client_id(id) {
-        return Err(Diagnostics(vec![Diagnostic::error(Location::file(ws.client_dir(id)), e)]));
+        return Err(Diagnostics(vec![Diagnostic::error(
+            Location::file(ws.client_dir(id)),
+            e,
+        )]));
     }
     if !path.is_file() {
-        return Err(Diagnostics(vec![Diagnostic::error(Location::file(&path), "missing mcp-servers.json")
-            .hint(format!("every client folder needs one; `scalewize new {id}` scaffolds a client"))]));
+        return Err(Diagnostics(vec![
+            Diagnostic::error(Location::file(&path), "missing mcp-servers.json").hint(format!(
+                "every client folder needs one; `scalewize new {id}` scaffolds a client"
+            )),
+        ]));
     }
     let file: ClientFile = super::json::read(&path).map_err(|d| Diagnostics(vec![d]))?;
     resolve_parsed(ws, id, file)
@@ -107,7 +119,12 @@ pub fn resolve_parsed(ws: &Workspace, id: &str, file: ClientFile) -> Result<Clie
 
 fn check_duplicate_names(file: Option<&ClientFile>, loc: &Location, diags: &mut Diagnostics) {
     let mut seen = BTreeSet::new();
-    for (i, e) in file.and_then(|f| f.mcp_servers.as_ref()).into_iter().flatten().enumerate() {
+    for (i, e) in file
+        .and_then(|f| f.mcp_servers.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if !seen.insert(e.name.as_str()) {
             diags.push(
                 Diagnostic::error(
@@ -128,7 +145,10 @@ fn resolve_users(top: &ClientFile, loc: &Location, diags: &mut Diagnostics) -> V
         if let Err(e) = naming::check_user_id(&u.id) {
             diags.push(Diagnostic::error(at, e));
         } else if !seen.insert(u.id.clone()) {
-            diags.push(Diagnostic::error(at, format!("user `{}` is listed twice", u.id)));
+            diags.push(Diagnostic::error(
+                at,
+                format!("user `{}` is listed twice", u.id),
+            ));
         } else {
             users.push(User {
                 id: u.id.clone(),
@@ -139,7 +159,12 @@ fn resolve_users(top: &ClientFile, loc: &Location, diags: &mut Diagnostics) -> V
     users
 }
 
-fn resolve_librechat(top: &ClientFile, platform: PlatformName, loc: &Location, diags: &mut Diagnostics) -> LibreChat {
+fn resolve_librechat(
+    top: &ClientFile,
+    platform: PlatformName,
+    loc: &Location,
+    diags: &mut Diagnostics,
+) -> LibreChat {
     let lc = top.librechat.clone().unwrap_or_default();
     if let Some(domain) = &lc.domain {
         if let Err(e) = check_url(domain, false) {
@@ -152,8 +177,11 @@ fn resolve_librechat(top: &ClientFile, platform: PlatformName, loc: &Location, d
     if let Some(image) = &lc.image {
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
             diags.push(
-                Diagnostic::error(loc.clone().at("librechat.image"), format!("invalid image reference {image:?}"))
-                    .hint("e.g. \"ghcr.io/danny-avila/librechat:v0.8.1\" (pin a tag or digest)"),
+                Diagnostic::error(
+                    loc.clone().at("librechat.image"),
+                    format!("invalid image reference {image:?}"),
+                )
+                .hint("e.g. \"ghcr.io/danny-avila/librechat:v0.8.1\" (pin a tag or digest)"),
             );
         }
     }
@@ -161,11 +189,19 @@ fn resolve_librechat(top: &ClientFile, platform: PlatformName, loc: &Location, d
     for k in env.keys() {
         let at = loc.clone().at(format!("librechat.env.{k}"));
         if !naming::is_env_name(k) {
-            diags.push(Diagnostic::error(at, format!("invalid variable name `{k}`")).hint("use letters, digits and `_`"));
+            diags.push(
+                Diagnostic::error(at, format!("invalid variable name `{k}`"))
+                    .hint("use letters, digits and `_`"),
+            );
         } else if LIBRECHAT_SECRETS.contains(&k.as_str()) {
             diags.push(
-                Diagnostic::error(at, format!("`{k}` is a secret and cannot be set in plain config"))
-                    .hint(format!("store it encrypted: scalewize secret set <client> {k}")),
+                Diagnostic::error(
+                    at,
+                    format!("`{k}` is a secret and cannot be set in plain config"),
+                )
+                .hint(format!(
+                    "store it encrypted: scalewize secret set <client> {k}"
+                )),
             );
         }
     }
@@ -208,8 +244,12 @@ pub fn check_url(url: &str, allow_path: bool) -> Result<(), String> {
     if !host_ok {
         return Err(format!("{url:?} has no valid host"));
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')) {
-        return Err(format!("{url:?} contains characters that are not allowed in a URL (percent-encode them)"));
+    if url.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
+    }) {
+        return Err(format!(
+            "{url:?} contains characters that are not allowed in a URL (percent-encode them)"
+        ));
     }
     if !allow_path && rest.len() > host.len() && rest[host.len()..].trim_end_matches('/') != "" {
         return Err(format!("{url:?} should be a base URL without a path"));
@@ -218,7 +258,11 @@ pub fn check_url(url: &str, allow_path: bool) -> Result<(), String> {
 }
 
 fn infer_transport(url: &str) -> Transport {
-    let path = url.split(['?', '#']).next().unwrap_or(url).trim_end_matches('/');
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .trim_end_matches('/');
     if path.ends_with("/sse") {
         Transport::Sse
     } else {
@@ -235,7 +279,11 @@ fn resolve_server(
     diags: &mut Diagnostics,
 ) -> Option<Server> {
     let MergedEntry { entry: e, origin } = m;
-    let at = |field: &str| origin.clone().at(format!("{}.{field}", origin.path.as_deref().unwrap_or("")));
+    let at = |field: &str| {
+        origin
+            .clone()
+            .at(format!("{}.{field}", origin.path.as_deref().unwrap_or("")))
+    };
     let before = diags.len();
 
     if e.name.trim().is_empty() {
@@ -249,10 +297,15 @@ fn resolve_server(
         );
         return None;
     };
-    let slug = e.server.clone().unwrap_or_else(|| naming::derive_slug(&e.name));
+    let slug = e
+        .server
+        .clone()
+        .unwrap_or_else(|| naming::derive_slug(&e.name));
     if let Err(err) = naming::check_slug(&slug) {
         let field = if e.server.is_some() { "server" } else { "name" };
-        diags.push(Diagnostic::error(at(field), err).hint("set \"server\": \"<folder-name>\" explicitly"));
+        diags.push(
+            Diagnostic::error(at(field), err).hint("set \"server\": \"<folder-name>\" explicitly"),
+        );
         return None;
     }
 
@@ -267,8 +320,14 @@ fn resolve_server(
         }
         if e.deploy.is_some() {
             diags.push(
-                Diagnostic::error(at("deploy"), format!("`{}` has a `url`, so it is external and never deployed", e.name))
-                    .hint("remove `deploy`, or remove `url` to deploy the server's folder"),
+                Diagnostic::error(
+                    at("deploy"),
+                    format!(
+                        "`{}` has a `url`, so it is external and never deployed",
+                        e.name
+                    ),
+                )
+                .hint("remove `deploy`, or remove `url` to deploy the server's folder"),
             );
         }
         credential_mode = e.credential_mode.unwrap_or(if !user_vars.is_empty() {
@@ -325,7 +384,11 @@ fn resolve_server(
                     .hint("remove `transport`"),
             );
         }
-        if e.user_vars.is_some() || e.credential_mode.is_some() || e.headers.is_some() || e.secrets.is_some() {
+        if e.user_vars.is_some()
+            || e.credential_mode.is_some()
+            || e.headers.is_some()
+            || e.secrets.is_some()
+        {
             diags.push(
                 Diagnostic::error(
                     at("credential_mode"),
@@ -350,7 +413,10 @@ fn resolve_server(
             );
         }
         if kind == ServerKind::Shared && e.users.is_some() {
-            diags.push(Diagnostic::error(at("users"), "`users` applies to client-specific `per-user-instance` servers"));
+            diags.push(Diagnostic::error(
+                at("users"),
+                "`users` applies to client-specific `per-user-instance` servers",
+            ));
         }
         credential_mode = manifest.credential_mode.unwrap_or(CredentialMode::None);
         if credential_mode == CredentialMode::PerUserInstance && kind == ServerKind::Shared {
@@ -365,18 +431,25 @@ fn resolve_server(
         let deploy = e.deploy.clone().unwrap_or_default();
         let platform = match kind {
             ServerKind::Shared => manifest.platform.unwrap_or(PlatformName::Local),
-            ServerKind::ClientSpecific => deploy.platform.unwrap_or(if client_platform != PlatformName::Local {
-                client_platform
-            } else {
-                manifest.platform.unwrap_or(PlatformName::Local)
-            }),
+            ServerKind::ClientSpecific => {
+                deploy
+                    .platform
+                    .unwrap_or(if client_platform != PlatformName::Local {
+                        client_platform
+                    } else {
+                        manifest.platform.unwrap_or(PlatformName::Local)
+                    })
+            }
         };
         let mut env = manifest.env.clone().unwrap_or_default();
         env.extend(deploy.env.clone().unwrap_or_default());
         check_manifest(&manifest, &mloc, &slug, platform, diags);
         for k in env.keys() {
             if !naming::is_env_name(k) {
-                diags.push(Diagnostic::error(at("deploy.env"), format!("invalid variable name `{k}`")));
+                diags.push(Diagnostic::error(
+                    at("deploy.env"),
+                    format!("invalid variable name `{k}`"),
+                ));
             }
         }
         source = ServerSource::Deployed(Deployed {
@@ -388,7 +461,10 @@ fn resolve_server(
             size: deploy.size.or(manifest.size).unwrap_or(DEFAULT_SIZE),
             port: manifest.port.unwrap_or(DEFAULT_PORT),
             path: manifest.path.clone().unwrap_or_else(|| "/mcp".to_string()),
-            health_path: manifest.health_path.clone().unwrap_or_else(|| "/health".to_string()),
+            health_path: manifest
+                .health_path
+                .clone()
+                .unwrap_or_else(|| "/health".to_string()),
             env,
             secrets: manifest.secrets.clone().unwrap_or_default(),
             run: manifest.run.clone(),
@@ -443,25 +519,40 @@ fn resolve_server(
     }
 
     let instance_users: Vec<String> = if credential_mode == CredentialMode::PerUserInstance {
-        let listed = e.users.clone().unwrap_or_else(|| users.iter().map(|u| u.id.clone()).collect());
+        let listed = e
+            .users
+            .clone()
+            .unwrap_or_else(|| users.iter().map(|u| u.id.clone()).collect());
         for (i, u) in listed.iter().enumerate() {
             if !users.iter().any(|k| &k.id == u) {
                 diags.push(
-                    Diagnostic::error(at(&format!("users[{i}]")), format!("`{u}` is not one of this client's users"))
-                        .hint("add it to the top-level \"users\" list"),
+                    Diagnostic::error(
+                        at(&format!("users[{i}]")),
+                        format!("`{u}` is not one of this client's users"),
+                    )
+                    .hint("add it to the top-level \"users\" list"),
                 );
             }
         }
         if listed.is_empty() {
             diags.push(
-                Diagnostic::error(at("name"), format!("`{}` is per-user-instance but the client lists no users", e.name))
-                    .hint("add \"users\": [{\"id\": \"alice\"}] at the top level of mcp-servers.json"),
+                Diagnostic::error(
+                    at("name"),
+                    format!(
+                        "`{}` is per-user-instance but the client lists no users",
+                        e.name
+                    ),
+                )
+                .hint("add \"users\": [{\"id\": \"alice\"}] at the top level of mcp-servers.json"),
             );
         }
         listed
     } else {
         if e.users.is_some() && kind == ServerKind::ClientSpecific {
-            diags.push(Diagnostic::error(at("users"), "`users` applies only to per-user-instance servers"));
+            diags.push(Diagnostic::error(
+                at("users"),
+                "`users` applies only to per-user-instance servers",
+            ));
         }
         Vec::new()
     };
@@ -474,7 +565,11 @@ fn resolve_server(
         slug,
         kind,
         title,
-        description: e.description.clone().or(manifest_description),
+        description: e
+            .description
+            .clone()
+            .or(manifest_description)
+            .filter(|d| !d.is_empty()),
         origin,
         source,
         credential_mode,
@@ -482,7 +577,10 @@ fn resolve_server(
         headers,
         header_secrets,
         oauth_required: e.oauth_required.unwrap_or(false) || e.oauth.is_some(),
-        oauth: e.oauth.clone(),
+        oauth: e.oauth.clone().map(|mut o| {
+            o.scope = o.scope.filter(|s| !s.is_empty());
+            o
+        }),
         render: RenderOptions {
             timeout: e.timeout,
             init_timeout: e.init_timeout,
@@ -495,7 +593,13 @@ fn resolve_server(
     })
 }
 
-fn check_manifest(m: &ServerManifest, loc: &Location, slug: &str, platform: PlatformName, diags: &mut Diagnostics) {
+fn check_manifest(
+    m: &ServerManifest,
+    loc: &Location,
+    slug: &str,
+    platform: PlatformName,
+    diags: &mut Diagnostics,
+) {
     if let Some(run) = &m.run {
         match (&run.cargo_bin, &run.command) {
             (Some(_), Some(_)) | (None, None) => diags.push(
@@ -525,43 +629,67 @@ fn check_manifest(m: &ServerManifest, loc: &Location, slug: &str, platform: Plat
     }
     if let Some(image) = &m.image {
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
-            diags.push(Diagnostic::error(loc.clone().at("image"), format!("invalid image reference {image:?}")));
+            diags.push(Diagnostic::error(
+                loc.clone().at("image"),
+                format!("invalid image reference {image:?}"),
+            ));
         }
     }
     for (field, path) in [("path", &m.path), ("health_path", &m.health_path)] {
         if let Some(p) = path {
             if !p.starts_with('/') || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                diags.push(Diagnostic::error(loc.clone().at(field), format!("{p:?} must be an absolute path like \"/mcp\"")));
+                diags.push(Diagnostic::error(
+                    loc.clone().at(field),
+                    format!("{p:?} must be an absolute path like \"/mcp\""),
+                ));
             }
         }
     }
     if m.port == Some(0) {
-        diags.push(Diagnostic::error(loc.clone().at("port"), "port 0 is not a port"));
+        diags.push(Diagnostic::error(
+            loc.clone().at("port"),
+            "port 0 is not a port",
+        ));
     }
     if let Some(size) = m.size {
         if size.cpus == 0 || size.memory_mb < 256 || size.memory_mb % 256 != 0 {
             diags.push(
-                Diagnostic::error(loc.clone().at("size"), format!("size {}×{} MB is not deployable", size.cpus, size.memory_mb))
-                    .hint("cpus ≥ 1 and memory_mb a multiple of 256"),
+                Diagnostic::error(
+                    loc.clone().at("size"),
+                    format!("size {}×{} MB is not deployable", size.cpus, size.memory_mb),
+                )
+                .hint("cpus ≥ 1 and memory_mb a multiple of 256"),
             );
         }
     }
     for (i, s) in m.secrets.iter().flatten().enumerate() {
         if !naming::is_env_name(s) {
-            diags.push(Diagnostic::error(loc.clone().at(format!("secrets[{i}]")), format!("invalid secret name `{s}`")));
+            diags.push(Diagnostic::error(
+                loc.clone().at(format!("secrets[{i}]")),
+                format!("invalid secret name `{s}`"),
+            ));
         }
     }
     for k in m.env.iter().flat_map(|e| e.keys()) {
         if ["MCP_ACCESS_TOKEN", "PORT", "HOST", "MCP_SERVER_NAME"].contains(&k.as_str()) {
             diags.push(
-                Diagnostic::error(loc.clone().at(format!("env.{k}")), format!("`{k}` is set by scalewize"))
-                    .hint("remove it from the manifest"),
+                Diagnostic::error(
+                    loc.clone().at(format!("env.{k}")),
+                    format!("`{k}` is set by scalewize"),
+                )
+                .hint("remove it from the manifest"),
             );
         }
     }
 }
 
-fn check_user_vars(vars: &[UserVar], mode: CredentialMode, origin: &Location, e: &ServerEntry, diags: &mut Diagnostics) {
+fn check_user_vars(
+    vars: &[UserVar],
+    mode: CredentialMode,
+    origin: &Location,
+    e: &ServerEntry,
+    diags: &mut Diagnostics,
+) {
     let base = origin.path.clone().unwrap_or_default();
     let at = |i: usize, f: &str| origin.clone().at(format!("{base}.user_vars[{i}].{f}"));
     if mode == CredentialMode::PerUserHeader && vars.is_empty() {
@@ -571,61 +699,108 @@ fn check_user_vars(vars: &[UserVar], mode: CredentialMode, origin: &Location, e:
         );
     }
     if mode != CredentialMode::PerUserHeader && !vars.is_empty() {
-        diags.push(
-            Diagnostic::error(origin.clone().at(format!("{base}.user_vars")), format!("user_vars need credential mode per-user-header (it is `{}`)", mode.as_str())),
-        );
+        diags.push(Diagnostic::error(
+            origin.clone().at(format!("{base}.user_vars")),
+            format!(
+                "user_vars need credential mode per-user-header (it is `{}`)",
+                mode.as_str()
+            ),
+        ));
     }
     let mut names = BTreeSet::new();
     let mut headers = BTreeSet::new();
     for (i, v) in vars.iter().enumerate() {
         if !naming::is_user_var_name(&v.name) {
-            diags.push(Diagnostic::error(at(i, "name"), format!("`{}` is not an upper-snake-case name", v.name)).hint("e.g. GHL_API_KEY"));
+            diags.push(
+                Diagnostic::error(
+                    at(i, "name"),
+                    format!("`{}` is not an upper-snake-case name", v.name),
+                )
+                .hint("e.g. GHL_API_KEY"),
+            );
         } else if v.name.starts_with("LIBRECHAT_") {
-            diags.push(Diagnostic::error(at(i, "name"), format!("`{}` collides with LibreChat's own placeholders", v.name)));
+            diags.push(Diagnostic::error(
+                at(i, "name"),
+                format!("`{}` collides with LibreChat's own placeholders", v.name),
+            ));
         } else if !names.insert(v.name.clone()) {
-            diags.push(Diagnostic::error(at(i, "name"), format!("`{}` is declared twice", v.name)));
+            diags.push(Diagnostic::error(
+                at(i, "name"),
+                format!("`{}` is declared twice", v.name),
+            ));
         }
         match &v.header {
-            None => diags.push(Diagnostic::error(at(i, "header"), format!("`{}` needs the `header` that carries it", v.name))),
-            Some(h) if !naming::is_header_name(h) => {
-                diags.push(Diagnostic::error(at(i, "header"), format!("{h:?} is not a valid header name")))
+            None => diags.push(Diagnostic::error(
+                at(i, "header"),
+                format!("`{}` needs the `header` that carries it", v.name),
+            )),
+            Some(h) if !naming::is_header_name(h) => diags.push(Diagnostic::error(
+                at(i, "header"),
+                format!("{h:?} is not a valid header name"),
+            )),
+            Some(h)
+                if h.eq_ignore_ascii_case(ACCESS_TOKEN_HEADER)
+                    || h.eq_ignore_ascii_case(USER_ID_HEADER) =>
+            {
+                diags.push(Diagnostic::error(
+                    at(i, "header"),
+                    format!("`{h}` is reserved by scalewize"),
+                ))
             }
-            Some(h) if h.eq_ignore_ascii_case(ACCESS_TOKEN_HEADER) || h.eq_ignore_ascii_case(USER_ID_HEADER) => diags.push(
-                Diagnostic::error(at(i, "header"), format!("`{h}` is reserved by scalewize")),
-            ),
-            Some(h) if !headers.insert(h.to_ascii_lowercase()) => {
-                diags.push(Diagnostic::error(at(i, "header"), format!("header `{h}` is used twice")))
-            }
+            Some(h) if !headers.insert(h.to_ascii_lowercase()) => diags.push(Diagnostic::error(
+                at(i, "header"),
+                format!("header `{h}` is used twice"),
+            )),
             _ => {}
         }
         if v.title.trim().is_empty() {
-            diags.push(Diagnostic::error(at(i, "title"), "empty title").hint("LibreChat shows it to the user"));
+            diags.push(
+                Diagnostic::error(at(i, "title"), "empty title")
+                    .hint("LibreChat shows it to the user"),
+            );
         }
         if let Some(f) = &v.env_fallback {
             if !naming::is_env_name(f) {
-                diags.push(Diagnostic::error(at(i, "env_fallback"), format!("invalid variable name `{f}`")));
+                diags.push(Diagnostic::error(
+                    at(i, "env_fallback"),
+                    format!("invalid variable name `{f}`"),
+                ));
             }
         }
     }
 }
 
 /// Static headers of an external server: valid names, and only known `${…}`/`{{…}}` references.
-fn check_headers(e: &ServerEntry, vars: &[UserVar], origin: &Location, diags: &mut Diagnostics) -> (BTreeMap<String, String>, Vec<String>) {
+fn check_headers(
+    e: &ServerEntry,
+    vars: &[UserVar],
+    origin: &Location,
+    diags: &mut Diagnostics,
+) -> (BTreeMap<String, String>, Vec<String>) {
     let base = origin.path.clone().unwrap_or_default();
     let secrets = e.secrets.clone().unwrap_or_default();
     for (i, s) in secrets.iter().enumerate() {
         if !naming::is_env_name(s) {
-            diags.push(Diagnostic::error(origin.clone().at(format!("{base}.secrets[{i}]")), format!("invalid secret name `{s}`")));
+            diags.push(Diagnostic::error(
+                origin.clone().at(format!("{base}.secrets[{i}]")),
+                format!("invalid secret name `{s}`"),
+            ));
         }
     }
     let headers = e.headers.clone().unwrap_or_default();
     for (name, value) in &headers {
         let at = origin.clone().at(format!("{base}.headers.{name}"));
         if !naming::is_header_name(name) {
-            diags.push(Diagnostic::error(at.clone(), format!("{name:?} is not a valid header name")));
+            diags.push(Diagnostic::error(
+                at.clone(),
+                format!("{name:?} is not a valid header name"),
+            ));
         }
         if value.chars().any(char::is_control) {
-            diags.push(Diagnostic::error(at.clone(), "header value contains control characters"));
+            diags.push(Diagnostic::error(
+                at.clone(),
+                "header value contains control characters",
+            ));
         }
         for r in references(value, "${", "}") {
             if !secrets.contains(&r) {
@@ -638,8 +813,15 @@ fn check_headers(e: &ServerEntry, vars: &[UserVar], origin: &Location, diags: &m
         for r in references(value, "{{", "}}") {
             if !vars.iter().any(|v| v.name == r) && !r.starts_with("LIBRECHAT_USER_") {
                 diags.push(
-                    Diagnostic::error(at.clone(), format!("`{{{{{r}}}}}` is neither a user_var nor a LIBRECHAT_USER_* placeholder"))
-                        .hint("declare it in user_vars, or remove it (LibreChat would send it literally)"),
+                    Diagnostic::error(
+                        at.clone(),
+                        format!(
+                            "`{{{{{r}}}}}` is neither a user_var nor a LIBRECHAT_USER_* placeholder"
+                        ),
+                    )
+                    .hint(
+                        "declare it in user_vars, or remove it (LibreChat would send it literally)",
+                    ),
                 );
             }
         }
@@ -674,7 +856,13 @@ fn check_collisions(servers: &[Server], diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error(
                     s.origin.clone(),
-                    format!("`{}` and `{}` both resolve to server `{}` (variable {})", first.name, s.name, s.slug, s.url_var()),
+                    format!(
+                        "`{}` and `{}` both resolve to server `{}` (variable {})",
+                        first.name,
+                        s.name,
+                        s.slug,
+                        s.url_var()
+                    ),
                 )
                 .hint("rename one, or set \"server\" to tell them apart"),
             );
@@ -682,10 +870,20 @@ fn check_collisions(servers: &[Server], diags: &mut Diagnostics) {
     }
 }
 
-fn check_platform_names(ws: &Workspace, client: &str, servers: &[Server], users: &[User], loc: &Location, diags: &mut Diagnostics) {
+fn check_platform_names(
+    ws: &Workspace,
+    client: &str,
+    servers: &[Server],
+    users: &[User],
+    loc: &Location,
+    diags: &mut Diagnostics,
+) {
     let _ = users;
     let prefix = &ws.settings.prefix;
-    let mut names = vec![format!("{prefix}-{client}"), format!("{prefix}-{client}-librechat")];
+    let mut names = vec![
+        format!("{prefix}-{client}"),
+        format!("{prefix}-{client}-librechat"),
+    ];
     for s in servers {
         let Some(d) = s.deployed() else { continue };
         let owner = d.owner.label();
