@@ -259,3 +259,190 @@ pub fn assert_no_secrets(text: &str, secrets: &[&str]) {
         );
     }
 }
+
+/// Top-level keys a `scalewize.json` server manifest may have.
+const MANIFEST_KEYS: &[&str] = &[
+    "$schema",
+    "title",
+    "description",
+    "run",
+    "image",
+    "port",
+    "path",
+    "health_path",
+    "credential_mode",
+    "user_vars",
+    "secrets",
+    "env",
+    "size",
+];
+const USER_VAR_KEYS: &[&str] = &[
+    "name",
+    "header",
+    "title",
+    "description",
+    "sensitive",
+    "env_fallback",
+];
+/// Set by scalewize itself, never by a manifest.
+const RESERVED_ENV: &[&str] = &["MCP_ACCESS_TOKEN", "PORT", "HOST", "MCP_SERVER_NAME"];
+
+/// Checks the `scalewize.json` in `crate_dir` (the server's `CARGO_MANIFEST_DIR`) against the
+/// server's [`crate::ServerSpec`]: allowed keys, `$schema` path, title pattern, `run.cargo_bin`,
+/// credential mode, `user_vars` and `secrets` matching the declared credentials, no reserved env.
+/// Returns every problem found.
+pub fn check_manifest(crate_dir: &str, spec: &crate::ServerSpec) -> Result<Value, Vec<String>> {
+    let path = std::path::Path::new(crate_dir).join("scalewize.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| vec![format!("cannot read {}: {error}", path.display())])?;
+    let manifest: Value = serde_json::from_str(&text)
+        .map_err(|error| vec![format!("{} is not JSON: {error}", path.display())])?;
+    let mut problems = Vec::new();
+    let Some(object) = manifest.as_object() else {
+        return Err(vec!["the manifest is not a JSON object".to_owned()]);
+    };
+    for key in object.keys() {
+        if !MANIFEST_KEYS.contains(&key.as_str()) {
+            problems.push(format!("unknown key {key:?}"));
+        }
+    }
+
+    // `$schema` points at <workspace>/schemas/server-manifest.schema.json.
+    let components: Vec<_> = std::path::Path::new(crate_dir).components().collect();
+    match components
+        .iter()
+        .rposition(|part| part.as_os_str() == "custom-mcp-servers")
+    {
+        Some(index) => {
+            let depth = components.len() - index;
+            let expected = format!("{}schemas/server-manifest.schema.json", "../".repeat(depth));
+            if manifest["$schema"] != expected.as_str() {
+                problems.push(format!("$schema should be {expected:?}"));
+            }
+        }
+        None => problems.push("the crate is not under custom-mcp-servers/".to_owned()),
+    }
+
+    let title = manifest["title"].as_str().unwrap_or_default();
+    if title != spec.title {
+        problems.push(format!(
+            "title {title:?} differs from the spec's {:?}",
+            spec.title
+        ));
+    }
+    let mut chars = title.chars();
+    let title_ok = chars.next().is_some_and(char::is_alphanumeric)
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '\'' | '’' | ' ' | '-'));
+    if !title_ok {
+        problems.push(format!(
+            "title {title:?} does not fit LibreChat's title pattern"
+        ));
+    }
+    if manifest["description"]
+        .as_str()
+        .is_none_or(|text| text.trim().is_empty())
+    {
+        problems.push("description is missing".to_owned());
+    }
+    if manifest["run"]["cargo_bin"] != spec.name {
+        problems.push(format!("run.cargo_bin should be {:?}", spec.name));
+    }
+    if manifest["path"] != crate::http::MCP_PATH {
+        problems.push(format!("path should be {:?}", crate::http::MCP_PATH));
+    }
+    if manifest["health_path"] != crate::http::HEALTH_PATH {
+        problems.push(format!(
+            "health_path should be {:?}",
+            crate::http::HEALTH_PATH
+        ));
+    }
+
+    let mode = manifest["credential_mode"].as_str().unwrap_or("none");
+    if !["none", "service", "per-user-header", "per-user-instance"].contains(&mode) {
+        problems.push(format!("unknown credential_mode {mode:?}"));
+    }
+    let user_vars = manifest["user_vars"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let secrets: Vec<&str> = manifest["secrets"]
+        .as_array()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let per_user: Vec<_> = spec
+        .credentials
+        .iter()
+        .filter(|c| c.header.is_some())
+        .collect();
+    let from_env: Vec<_> = spec
+        .credentials
+        .iter()
+        .filter(|c| c.header.is_none())
+        .collect();
+    match mode {
+        "per-user-header" if per_user.is_empty() => {
+            problems.push("per-user-header but the spec declares no header credential".to_owned())
+        }
+        "none" | "service" | "per-user-instance" if !per_user.is_empty() => problems.push(format!(
+            "credential_mode {mode} but the spec declares header credentials"
+        )),
+        "none" if !spec.credentials.is_empty() || !secrets.is_empty() => {
+            problems.push("credential_mode none but credentials or secrets are declared".to_owned())
+        }
+        _ => {}
+    }
+    if user_vars.len() != per_user.len() {
+        problems.push(format!(
+            "{} user_vars for {} header credentials",
+            user_vars.len(),
+            per_user.len()
+        ));
+    }
+    for credential in &per_user {
+        let Some(var) = user_vars.iter().find(|var| var["name"] == credential.name) else {
+            problems.push(format!("user_vars lacks {}", credential.name));
+            continue;
+        };
+        for key in var.as_object().into_iter().flat_map(|object| object.keys()) {
+            if !USER_VAR_KEYS.contains(&key.as_str()) {
+                problems.push(format!(
+                    "user_vars {}: unknown key {key:?}",
+                    credential.name
+                ));
+            }
+        }
+        if var["header"] != credential.header.unwrap_or_default() {
+            problems.push(format!("user_vars {}: header differs", credential.name));
+        }
+        if var["env_fallback"].as_str() != credential.env_fallback {
+            problems.push(format!(
+                "user_vars {}: env_fallback differs",
+                credential.name
+            ));
+        }
+        if var["title"].as_str().is_none_or(str::is_empty) {
+            problems.push(format!("user_vars {}: title is missing", credential.name));
+        }
+    }
+    for credential in &from_env {
+        if !secrets.contains(&credential.name) {
+            problems.push(format!("secrets lacks {}", credential.name));
+        }
+    }
+    let env_keys: Vec<&str> = manifest["env"]
+        .as_object()
+        .map(|object| object.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for reserved in RESERVED_ENV {
+        if env_keys.contains(reserved) || secrets.contains(reserved) {
+            problems.push(format!(
+                "{reserved} is set by scalewize, not by the manifest"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(manifest)
+    } else {
+        Err(problems)
+    }
+}
