@@ -38,6 +38,7 @@ use rmcp::{
 pub use caller::{Caller, USER_ID_HEADER};
 pub use config::{Config, ConfigError};
 pub use credentials::{CredentialSpec, Credentials, Resolved, Source};
+pub use reqwest::RequestBuilder;
 pub use secret::{Secret, constant_time_eq, mask};
 pub use tools::{HasKit, ToolError, json_result, whoami_router};
 pub use upstream::{Upstream, UpstreamError, path_segment};
@@ -137,8 +138,14 @@ impl Kit {
     /// any upstream message that echoes them.
     pub fn upstream_error(&self, error: UpstreamError, used: &[&Resolved]) -> ToolError {
         let message = match &error {
-            UpstreamError::Rejected { status } => match used.first() {
-                Some(credential) => credential.rejected_message(*status, self.name()),
+            UpstreamError::Rejected { status, detail } => match used.first() {
+                Some(credential) if detail.is_empty() => {
+                    credential.rejected_message(*status, self.name())
+                }
+                Some(credential) => format!(
+                    "{} (it said: {detail})",
+                    credential.rejected_message(*status, self.name())
+                ),
                 None => error.to_string(),
             },
             _ => error.to_string(),

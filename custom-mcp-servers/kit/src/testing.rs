@@ -420,8 +420,11 @@ pub fn check_manifest(crate_dir: &str, spec: &crate::ServerSpec) -> Result<Value
                 credential.name
             ));
         }
-        if var["title"].as_str().is_none_or(str::is_empty) {
-            problems.push(format!("user_vars {}: title is missing", credential.name));
+        if var["title"] != credential.title {
+            problems.push(format!(
+                "user_vars {}: title should be the spec's {:?} (the not-connected message names it)",
+                credential.name, credential.title
+            ));
         }
     }
     for credential in &from_env {

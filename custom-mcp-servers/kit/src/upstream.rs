@@ -27,8 +27,8 @@ pub struct Upstream {
 /// Why an upstream call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamError {
-    /// HTTP 401 or 403: the credential sent was refused.
-    Rejected { status: u16 },
+    /// HTTP 401 or 403: the credential sent was refused (with the upstream's message, if any).
+    Rejected { status: u16, detail: String },
     /// Any other non-success status, with the upstream's own message when it gave one.
     Status {
         service: String,
@@ -44,7 +44,7 @@ pub enum UpstreamError {
 impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UpstreamError::Rejected { status } => {
+            UpstreamError::Rejected { status, .. } => {
                 write!(
                     f,
                     "the upstream service rejected the credentials (HTTP {status})"
@@ -136,11 +136,6 @@ impl Upstream {
                 reason: describe(error),
             })?;
         let status = response.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(UpstreamError::Rejected {
-                status: status.as_u16(),
-            });
-        }
         let body = response
             .bytes()
             .await
@@ -148,6 +143,12 @@ impl Upstream {
                 service: self.service.clone(),
                 reason: describe(error),
             })?;
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(UpstreamError::Rejected {
+                status: status.as_u16(),
+                detail: error_detail(&body),
+            });
+        }
         if !status.is_success() {
             return Err(UpstreamError::Status {
                 service: self.service.clone(),
