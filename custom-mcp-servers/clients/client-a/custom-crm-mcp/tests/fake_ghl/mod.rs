@@ -62,18 +62,25 @@ pub async fn start(accounts: Vec<Account>) -> String {
     format!("http://{address}")
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "statusCode": status.as_u16(), "message": message })),
-    )
-        .into_response()
+/// A GoHighLevel-style error body.
+struct Refusal(StatusCode, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let Refusal(status, message) = self;
+        let body = json!({ "statusCode": status.as_u16(), "message": message });
+        (status, Json(body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: &'static str) -> Response {
+    Refusal(status, message).into_response()
 }
 
 /// The caller's location, or the error GoHighLevel would give.
-fn authenticate(fake: &Fake, headers: &HeaderMap) -> Result<&'static str, Response> {
+fn authenticate(fake: &Fake, headers: &HeaderMap) -> Result<&'static str, Refusal> {
     if headers.get("version").and_then(|v| v.to_str().ok()) != Some("2021-07-28") {
-        return Err(error(
+        return Err(Refusal(
             StatusCode::BAD_REQUEST,
             "Version header is missing or invalid",
         ));
@@ -86,12 +93,12 @@ fn authenticate(fake: &Fake, headers: &HeaderMap) -> Result<&'static str, Respon
     fake.keys
         .get(token)
         .copied()
-        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Invalid JWT"))
+        .ok_or(Refusal(StatusCode::UNAUTHORIZED, "Invalid JWT"))
 }
 
-fn check_location(location: &str, body: &Value) -> Result<(), Response> {
+fn check_location(location: &str, body: &Value) -> Result<(), Refusal> {
     if body["locationId"] != location {
-        return Err(error(
+        return Err(Refusal(
             StatusCode::FORBIDDEN,
             "The token does not have access to this location",
         ));
@@ -109,10 +116,10 @@ fn find_contact<'a>(data: &'a Data, location: &str, id: &str) -> Option<&'a Valu
 async fn search(State(fake): State<Fake>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let location = match authenticate(&fake, &headers) {
         Ok(location) => location,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
-    if let Err(response) = check_location(location, &body) {
-        return response;
+    if let Err(refusal) = check_location(location, &body) {
+        return refusal.into_response();
     }
     let query = body["query"].as_str().unwrap_or_default().to_lowercase();
     let limit = body["pageLimit"].as_u64().unwrap_or(20) as usize;
@@ -134,7 +141,7 @@ async fn get_contact(
 ) -> Response {
     let location = match authenticate(&fake, &headers) {
         Ok(location) => location,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let data = fake.data.lock().unwrap();
     match find_contact(&data, location, &id) {
@@ -146,10 +153,10 @@ async fn get_contact(
 async fn create(State(fake): State<Fake>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let location = match authenticate(&fake, &headers) {
         Ok(location) => location,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
-    if let Err(response) = check_location(location, &body) {
-        return response;
+    if let Err(refusal) = check_location(location, &body) {
+        return refusal.into_response();
     }
     let mut data = fake.data.lock().unwrap();
     data.next_id += 1;
@@ -170,7 +177,7 @@ async fn add_note(
 ) -> Response {
     let location = match authenticate(&fake, &headers) {
         Ok(location) => location,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let mut data = fake.data.lock().unwrap();
     if find_contact(&data, location, &id).is_none() {
@@ -193,7 +200,7 @@ async fn list_notes(
 ) -> Response {
     let location = match authenticate(&fake, &headers) {
         Ok(location) => location,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let data = fake.data.lock().unwrap();
     if find_contact(&data, location, &id).is_none() {
