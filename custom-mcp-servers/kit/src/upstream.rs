@@ -121,9 +121,9 @@ impl Upstream {
         self.client.post(self.url(path))
     }
 
-    /// A request to an absolute URL (e.g. an OAuth token endpoint on another host).
-    pub fn request_to(&self, method: reqwest::Method, url: &str) -> RequestBuilder {
-        self.client.request(method, url)
+    /// A POST to an absolute URL (e.g. an OAuth token endpoint on another host).
+    pub fn post_url(&self, url: &str) -> RequestBuilder {
+        self.client.post(url)
     }
 
     /// Sends the request and returns its JSON body (`null` for an empty body).
@@ -179,10 +179,14 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
-/// The upstream's own error message: a JSON `message`/`error_description`/`error`/`msg` field,
-/// else the start of the body.
+/// The upstream's own error message: a JSON `message`/`error_description`/`error`/`msg` field
+/// (also inside ManageEngine's `response_status.messages[0]`), else the start of the body.
 fn error_detail(body: &[u8]) -> String {
     if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        let nested = &json["response_status"]["messages"][0]["message"];
+        if let Some(text) = nested.as_str() {
+            return truncate(text);
+        }
         for key in ["message", "error_description", "error", "msg"] {
             match json.get(key) {
                 Some(Value::String(text)) => return truncate(text),
@@ -246,6 +250,12 @@ mod tests {
             "Contact not found"
         );
         assert_eq!(error_detail(b"  plain failure "), "plain failure");
+        assert_eq!(
+            error_detail(
+                br#"{"response_status":{"status_code":4000,"messages":[{"message":"Invalid input"}]}}"#
+            ),
+            "Invalid input"
+        );
         assert!(error_detail("x".repeat(1000).as_bytes()).chars().count() <= MAX_DETAIL_CHARS + 1);
     }
 
