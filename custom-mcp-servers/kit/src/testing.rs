@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex, mpsc},
     thread::JoinHandle,
     time::Duration,
@@ -56,6 +56,7 @@ pub struct ServerProcess {
     address: String,
     stderr: Arc<Mutex<String>>,
     reader: Option<JoinHandle<()>>,
+    exit_status: Option<ExitStatus>,
 }
 
 impl ServerProcess {
@@ -93,6 +94,7 @@ impl ServerProcess {
             address: String::new(),
             stderr: captured,
             reader: Some(reader),
+            exit_status: None,
         };
         match address_rx.recv_timeout(START_TIMEOUT) {
             Ok(address) => process.address = address,
@@ -117,6 +119,11 @@ impl ServerProcess {
     /// The MCP endpoint.
     pub fn mcp_url(&self) -> String {
         self.url(crate::http::MCP_PATH)
+    }
+
+    /// How the process exited, once [`ServerProcess::stop`] returned.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.exit_status
     }
 
     /// Stderr captured so far.
@@ -144,7 +151,7 @@ impl ServerProcess {
             if child.try_wait().ok().flatten().is_none() {
                 let _ = child.kill();
             }
-            let _ = child.wait();
+            self.exit_status = child.wait().ok();
         }
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();

@@ -210,3 +210,30 @@ async fn the_env_fallback_serves_users_without_a_header() {
     );
     assert_no_secrets(&stderr, &[FALLBACK_KEY, TEST_TOKEN]);
 }
+
+#[tokio::test]
+async fn sigterm_ends_open_sessions_and_exits_cleanly() {
+    let mut server = ServerProcess::start(BIN, &[]);
+    // A session stays open (its client is neither cancelled nor dropped) while the server stops.
+    let client = testing::connect(
+        &server.mcp_url(),
+        Some(TEST_TOKEN),
+        &user("u-alice", ALICE_KEY),
+    )
+    .await
+    .expect("initialize");
+    testing::call_tool(&client, "whoami", Value::Null)
+        .await
+        .ok_json();
+    let stderr = server.stop();
+    assert!(
+        stderr.contains("SIGTERM received, shutting down"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("connections still open"), "{stderr}");
+    assert_eq!(
+        server.exit_status().and_then(|status| status.code()),
+        Some(0)
+    );
+    drop(client);
+}
