@@ -1,1 +1,5 @@
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    scalewize_mcp_kit::run(&custom_crm_mcp::SPEC, custom_crm_mcp::CrmServer::new)
+}
