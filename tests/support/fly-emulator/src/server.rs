@@ -258,8 +258,10 @@ impl Inner {
 
     fn fired(&mut self, kind: FaultKind, seq: u64) {
         let i = kind.index();
-        self.fault_state.fired[i] += 1;
-        self.fault_state.pending_forced[i] = false;
+        if i < self.fault_state.fired.len() {
+            self.fault_state.fired[i] += 1;
+            self.fault_state.pending_forced[i] = false;
+        }
         self.counters.faults.bump(kind);
         if let Some(entry) = self.entry(seq) {
             entry.faults.push(kind);
