@@ -23,7 +23,15 @@ fn app_lifecycle() {
     let list = r.json();
     assert_eq!(list["total_apps"], 1);
     let first = &list["apps"][0];
-    for key in ["id", "name", "machine_count", "volume_count", "network", "organization", "status"] {
+    for key in [
+        "id",
+        "name",
+        "machine_count",
+        "volume_count",
+        "network",
+        "organization",
+        "status",
+    ] {
         assert!(first.get(key).is_some(), "missing {key} in {first}");
     }
     assert_eq!(first["network"], "acme-net");
@@ -35,7 +43,10 @@ fn app_lifecycle() {
     assert_eq!(r.status, 202);
     let r = c.get("/v1/apps/acme-crm");
     assert_eq!(r.status, 404);
-    assert_eq!(r.body, "", "a missing app is a 404 with an empty body (notes l.241)");
+    assert_eq!(
+        r.body, "",
+        "a missing app is a 404 with an empty body (notes l.241)"
+    );
 }
 
 #[test]
@@ -104,7 +115,15 @@ fn auth_schemes_and_scopes() {
     let deploy = Client::with_auth(&emu, Some("Bearer deploy-tok"));
     assert_eq!(deploy.get("/v1/apps/app-one").status, 200);
     assert_eq!(deploy.get("/v1/apps/app-two").status, 403);
-    assert_eq!(deploy.post("/v1/apps", &json!({"name": "x-new", "org_slug": "personal"})).status, 403);
+    assert_eq!(
+        deploy
+            .post(
+                "/v1/apps",
+                &json!({"name": "x-new", "org_slug": "personal"})
+            )
+            .status,
+        403
+    );
 
     // Read-only token: GET only.
     let ro = Client::with_auth(&emu, Some("Bearer ro-tok"));
@@ -115,17 +134,42 @@ fn auth_schemes_and_scopes() {
     let other = Client::with_auth(&emu, Some("Bearer other-tok"));
     assert_eq!(other.get("/v1/apps/app-one").status, 403);
     assert_eq!(other.get("/v1/apps?org_slug=personal").status, 403);
-    assert_eq!(other.post("/v1/apps", &json!({"name": "o-app", "org_slug": "personal"})).status, 403);
-    assert_eq!(other.post("/v1/apps", &json!({"name": "o-app", "org_slug": "other-org"})).status, 201);
-    assert_eq!(c.post("/v1/apps", &json!({"name": "z-app", "org_slug": "nope"})).status, 404);
+    assert_eq!(
+        other
+            .post(
+                "/v1/apps",
+                &json!({"name": "o-app", "org_slug": "personal"})
+            )
+            .status,
+        403
+    );
+    assert_eq!(
+        other
+            .post(
+                "/v1/apps",
+                &json!({"name": "o-app", "org_slug": "other-org"})
+            )
+            .status,
+        201
+    );
+    assert_eq!(
+        c.post("/v1/apps", &json!({"name": "z-app", "org_slug": "nope"}))
+            .status,
+        404
+    );
 
     // The log redacts the token but keeps the scheme.
     let log = emu.requests();
-    assert!(log.iter().all(|e| e
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "authorization")
-        .all(|(_, v)| v.ends_with("<redacted>") && !v.contains("test-token") && !v.contains("fm2_"))));
+    assert!(log.iter().all(
+        |e| {
+            e.headers
+                .iter()
+                .filter(|(k, _)| k == "authorization")
+                .all(|(_, v)| {
+                    v.ends_with("<redacted>") && !v.contains("test-token") && !v.contains("fm2_")
+                })
+        }
+    ));
 }
 
 #[test]

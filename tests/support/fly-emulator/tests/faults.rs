@@ -29,10 +29,19 @@ enum Got {
 }
 
 impl Careful<'_> {
-    fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Got {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Got {
         match self.c.try_send(method, path, headers, body) {
             Ok(r) if r.status == 429 => {
-                let secs: f64 = r.header("retry-after").and_then(|s| s.parse().ok()).unwrap_or(1.0);
+                let secs: f64 = r
+                    .header("retry-after")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1.0);
                 self.emu.advance(secs);
                 Got::Resp(r)
             }
@@ -44,7 +53,12 @@ impl Careful<'_> {
     fn deploy(&self, app: &str) {
         // App: create, then observe until visible.
         for _ in 0..50 {
-            match self.call("POST", "/v1/apps", &[], Some(&json!({"name": app, "org_slug": "personal"}))) {
+            match self.call(
+                "POST",
+                "/v1/apps",
+                &[],
+                Some(&json!({"name": app, "org_slug": "personal"})),
+            ) {
                 Got::Resp(r) if r.status == 201 || r.status == 422 => break,
                 _ => continue,
             }
@@ -58,8 +72,12 @@ impl Careful<'_> {
         }
         // Secrets: idempotent.
         for _ in 0..50 {
-            if let Got::Resp(r) = self.call("POST", &format!("/v1/apps/{app}/secrets"), &[], Some(&json!({"values": {"TOKEN": "t"}})))
-                && r.status == 200
+            if let Got::Resp(r) = self.call(
+                "POST",
+                &format!("/v1/apps/{app}/secrets"),
+                &[],
+                Some(&json!({"values": {"TOKEN": "t"}})),
+            ) && r.status == 200
             {
                 break;
             }
@@ -67,16 +85,24 @@ impl Careful<'_> {
         // Machine: list before every create attempt.
         let mut id = None;
         for _ in 0..50 {
-            if let Got::Resp(r) = self.call("GET", &format!("/v1/apps/{app}/machines?metadata.mcp-client=acme"), &[], None)
-                && r.status == 200
+            if let Got::Resp(r) = self.call(
+                "GET",
+                &format!("/v1/apps/{app}/machines?metadata.mcp-client=acme"),
+                &[],
+                None,
+            ) && r.status == 200
                 && let Some(m) = r.json().as_array().and_then(|a| a.first().cloned())
             {
                 id = m["id"].as_str().map(str::to_string);
                 break;
             }
             let body = json!({"name": "web", "region": "iad", "config": minimal_config()});
-            if let Got::Resp(r) = self.call("POST", &format!("/v1/apps/{app}/machines"), &[], Some(&body))
-                && r.status == 200
+            if let Got::Resp(r) = self.call(
+                "POST",
+                &format!("/v1/apps/{app}/machines"),
+                &[],
+                Some(&body),
+            ) && r.status == 200
             {
                 id = r.json()["id"].as_str().map(str::to_string);
                 break;
@@ -99,14 +125,23 @@ impl Careful<'_> {
         let nonce = nonce.expect("lease acquired");
         for _ in 0..50 {
             let body = json!({"config": minimal_config()});
-            if let Got::Resp(r) = self.call("POST", &format!("/v1/apps/{app}/machines/{id}"), &[("fly-machine-lease-nonce", &nonce)], Some(&body))
-                && r.status == 200
+            if let Got::Resp(r) = self.call(
+                "POST",
+                &format!("/v1/apps/{app}/machines/{id}"),
+                &[("fly-machine-lease-nonce", &nonce)],
+                Some(&body),
+            ) && r.status == 200
             {
                 break;
             }
         }
         for _ in 0..50 {
-            match self.call("DELETE", &lease, &[("fly-machine-lease-nonce", &nonce)], None) {
+            match self.call(
+                "DELETE",
+                &lease,
+                &[("fly-machine-lease-nonce", &nonce)],
+                None,
+            ) {
                 Got::Resp(r) if r.status == 200 || r.status == 404 => break,
                 _ => continue,
             }
@@ -120,7 +155,10 @@ fn run_scenario(seed: u64) -> (EmulatorHandle, Vec<String>) {
     faults.latency_ms = (1, 3);
     let emu = emu_with(faults, 1.0);
     {
-        let careful = Careful { c: Client::new(&emu), emu: &emu };
+        let careful = Careful {
+            c: Client::new(&emu),
+            emu: &emu,
+        };
         for i in 0..4 {
             careful.deploy(&format!("app-{i}"));
         }
@@ -145,14 +183,27 @@ fn every_seed_injects_every_kind_and_the_client_converges() {
         let snap = emu.snapshot();
         assert_eq!(snap.apps.len(), 4, "seed {seed}");
         for app in &snap.apps {
-            assert_eq!(app.machines.len(), 1, "seed {seed}: duplicate machines in {}", app.name);
+            assert_eq!(
+                app.machines.len(),
+                1,
+                "seed {seed}: duplicate machines in {}",
+                app.name
+            );
             // One update; a lost update response makes the careful client apply it again.
             assert!(app.machines[0].versions >= 2, "seed {seed}");
         }
         // Faults are visible in the log.
         let log = emu.requests();
-        assert!(log.iter().any(|e| e.faults.contains(&FaultKind::TimeoutButCreated) && e.status == Some(408) && e.applied_status == Some(200)));
-        assert!(log.iter().any(|e| e.faults.contains(&FaultKind::LostResponse)));
+        assert!(
+            log.iter()
+                .any(|e| e.faults.contains(&FaultKind::TimeoutButCreated)
+                    && e.status == Some(408)
+                    && e.applied_status == Some(200))
+        );
+        assert!(
+            log.iter()
+                .any(|e| e.faults.contains(&FaultKind::LostResponse))
+        );
     }
 }
 
@@ -163,7 +214,10 @@ fn same_seed_same_request_sequence_same_faults() {
     assert_eq!(la, lb);
     let (_c, lc) = run_scenario(8);
     assert_ne!(la, lc, "another seed gives another schedule");
-    assert!(la.iter().any(|l| l.contains("<machine-1>")), "ids are normalised: {la:#?}");
+    assert!(
+        la.iter().any(|l| l.contains("<machine-1>")),
+        "ids are normalised: {la:#?}"
+    );
 }
 
 #[test]
@@ -173,10 +227,19 @@ fn lost_response_modes() {
     f.lost_response_mode = LostResponseMode::DropConnection;
     let emu = emu_with(f.clone(), 0.01);
     let c = Client::new(&emu);
-    let r = c.try_send("POST", "/v1/apps", &[], Some(&json!({"name": "lost-a", "org_slug": "personal"})));
+    let r = c.try_send(
+        "POST",
+        "/v1/apps",
+        &[],
+        Some(&json!({"name": "lost-a", "org_slug": "personal"})),
+    );
     assert!(r.is_err(), "connection dropped: {r:?}");
     emu.clear_faults();
-    assert_eq!(c.get("/v1/apps/lost-a").status, 200, "the write was applied");
+    assert_eq!(
+        c.get("/v1/apps/lost-a").status,
+        200,
+        "the write was applied"
+    );
     let e = &emu.requests()[0];
     assert_eq!(e.status, None);
     assert_eq!(e.applied_status, Some(201));
@@ -184,7 +247,10 @@ fn lost_response_modes() {
     f.lost_response_mode = LostResponseMode::BadGateway;
     let emu = emu_with(f, 0.01);
     let c = Client::new(&emu);
-    let r = c.post("/v1/apps", &json!({"name": "lost-b", "org_slug": "personal"}));
+    let r = c.post(
+        "/v1/apps",
+        &json!({"name": "lost-b", "org_slug": "personal"}),
+    );
     assert_eq!(r.status, 502);
     emu.clear_faults();
     assert_eq!(c.get("/v1/apps/lost-b").status, 200);
@@ -203,11 +269,25 @@ fn timeout_but_created() {
     let emu = emu_with(f, 0.01);
     let c = Client::new(&emu);
     create_app(&c, "app-408");
-    let r = c.post("/v1/apps/app-408/machines", &json!({"name": "w", "config": {"image": "x"}}));
+    let r = c.post(
+        "/v1/apps/app-408/machines",
+        &json!({"name": "w", "config": {"image": "x"}}),
+    );
     assert_eq!(r.status, 408);
-    assert_eq!(emu.snapshot().apps[0].machines.len(), 1, "the machine exists");
+    assert_eq!(
+        emu.snapshot().apps[0].machines.len(),
+        1,
+        "the machine exists"
+    );
     // A blind retry with the same name collides (notes l.171-172, l.240).
-    assert_eq!(c.post("/v1/apps/app-408/machines", &json!({"name": "w", "config": {"image": "x"}})).status, 422);
+    assert_eq!(
+        c.post(
+            "/v1/apps/app-408/machines",
+            &json!({"name": "w", "config": {"image": "x"}})
+        )
+        .status,
+        422
+    );
     assert_eq!(emu.fault_counts().timeout_but_created, 1);
 }
 
@@ -219,16 +299,35 @@ fn app_create_lag() {
     let emu = emu_with(f, 1.0);
     let c = Client::new(&emu);
     create_app(&c, "lagging");
-    for path in ["/v1/apps/lagging", "/v1/apps/lagging/machines", "/v1/apps/lagging/secrets", "/v1/apps/lagging/ip_assignments"] {
+    for path in [
+        "/v1/apps/lagging",
+        "/v1/apps/lagging/machines",
+        "/v1/apps/lagging/secrets",
+        "/v1/apps/lagging/ip_assignments",
+    ] {
         let r = c.get(path);
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.body, "");
     }
-    assert_eq!(c.post("/v1/apps/lagging/machines", &json!({"config": {"image": "x"}})).status, 404);
+    assert_eq!(
+        c.post(
+            "/v1/apps/lagging/machines",
+            &json!({"config": {"image": "x"}})
+        )
+        .status,
+        404
+    );
     assert_eq!(c.get("/v1/apps?org_slug=personal").json()["total_apps"], 0);
     assert!(emu.snapshot().apps[0].lagging);
     // The name is taken all the same.
-    assert_eq!(c.post("/v1/apps", &json!({"name": "lagging", "org_slug": "personal"})).status, 422);
+    assert_eq!(
+        c.post(
+            "/v1/apps",
+            &json!({"name": "lagging", "org_slug": "personal"})
+        )
+        .status,
+        422
+    );
     emu.advance(2.1);
     assert_eq!(c.get("/v1/apps/lagging").status, 200);
     let f = emu.fault_counts();
@@ -244,15 +343,28 @@ fn lease_conflict() {
     let emu = emu_with(f, 1.0);
     let c = Client::new(&emu);
     create_app(&c, "app-lc");
-    let id = create_machine(&c, "app-lc", "w")["id"].as_str().unwrap().to_string();
+    let id = create_machine(&c, "app-lc", "w")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let lease = format!("/v1/apps/app-lc/machines/{id}/lease");
     let r = c.post(&lease, &json!({"ttl": 10}));
     assert_eq!(r.status, 409, "{}", r.body);
     let held = c.get(&lease).json();
     assert_eq!(held["data"]["owner"], "someone-else@example.com");
-    assert!(held["data"].get("nonce").is_none(), "another holder's nonce is not shown");
+    assert!(
+        held["data"].get("nonce").is_none(),
+        "another holder's nonce is not shown"
+    );
     // An update without a lease is refused while the other holder has it.
-    assert_eq!(c.post(&format!("/v1/apps/app-lc/machines/{id}"), &json!({"config": {"image": "x"}})).status, 409);
+    assert_eq!(
+        c.post(
+            &format!("/v1/apps/app-lc/machines/{id}"),
+            &json!({"config": {"image": "x"}})
+        )
+        .status,
+        409
+    );
     emu.clear_faults();
     emu.advance(3.1);
     assert_eq!(c.post(&lease, &json!({"ttl": 10})).status, 201);
@@ -265,7 +377,10 @@ fn injected_429_and_5xx() {
     f.too_many_requests = Fault::always();
     let emu = emu_with(f, 0.01);
     let c = Client::new(&emu);
-    let r = c.post("/v1/apps", &json!({"name": "x-429", "org_slug": "personal"}));
+    let r = c.post(
+        "/v1/apps",
+        &json!({"name": "x-429", "org_slug": "personal"}),
+    );
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(emu.snapshot().apps.is_empty(), "nothing applied");
@@ -275,7 +390,10 @@ fn injected_429_and_5xx() {
     let mut f = Faults::none();
     f.server_error = Fault::always();
     emu.set_faults(f);
-    let r = c.post("/v1/apps", &json!({"name": "x-5xx", "org_slug": "personal"}));
+    let r = c.post(
+        "/v1/apps",
+        &json!({"name": "x-5xx", "org_slug": "personal"}),
+    );
     assert!([500, 502, 503].contains(&r.status), "{}", r.status);
     assert!(emu.snapshot().apps.is_empty(), "5xx is before applying");
     assert_eq!(emu.fault_counts().server_error, 1);
@@ -303,10 +421,26 @@ fn stop_after_k() {
     create_app(&c, "app-k");
     emu.set_stop_after(Some(emu.request_count() + 2));
     assert_eq!(c.get("/v1/apps/app-k").status, 200);
-    assert_eq!(c.post("/v1/apps/app-k/secrets", &json!({"values": {"A": "1"}})).status, 200);
-    assert!(c.try_send("POST", "/v1/apps/app-k/secrets", &[], Some(&json!({"values": {"B": "2"}}))).is_err());
+    assert_eq!(
+        c.post("/v1/apps/app-k/secrets", &json!({"values": {"A": "1"}}))
+            .status,
+        200
+    );
+    assert!(
+        c.try_send(
+            "POST",
+            "/v1/apps/app-k/secrets",
+            &[],
+            Some(&json!({"values": {"B": "2"}}))
+        )
+        .is_err()
+    );
     assert!(c.try_send("GET", "/v1/apps/app-k", &[], None).is_err());
-    assert_eq!(emu.snapshot().apps[0].secrets.len(), 1, "requests after k are not applied");
+    assert_eq!(
+        emu.snapshot().apps[0].secrets.len(),
+        1,
+        "requests after k are not applied"
+    );
     assert_eq!(emu.fault_counts().stopped, 2);
     emu.set_stop_after(None);
     assert_eq!(c.get("/v1/apps/app-k").status, 200);
@@ -318,8 +452,12 @@ fn stop_after_k() {
     emu.set_faults(f);
     let mut s = std::net::TcpStream::connect(emu.addr()).unwrap();
     use std::io::{Read, Write};
-    s.set_read_timeout(Some(std::time::Duration::from_millis(100))).unwrap();
-    s.write_all(b"GET /v1/apps/app-k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    s.write_all(
+        b"GET /v1/apps/app-k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n",
+    )
+    .unwrap();
     let mut buf = [0u8; 64];
     assert!(s.read(&mut buf).is_err(), "no answer while hanging");
 }

@@ -66,7 +66,8 @@ impl Client {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(|e| e.to_string())?;
         let body_text = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: emulator\r\nConnection: close\r\n");
+        let mut req =
+            format!("{method} {path} HTTP/1.1\r\nHost: emulator\r\nConnection: close\r\n");
         if let Some(a) = &self.auth {
             req.push_str(&format!("Authorization: {a}\r\n"));
         }
@@ -76,8 +77,13 @@ impl Client {
         if body.is_some() {
             req.push_str("Content-Type: application/json\r\n");
         }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{body_text}", body_text.len()));
-        stream.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        req.push_str(&format!(
+            "Content-Length: {}\r\n\r\n{body_text}",
+            body_text.len()
+        ));
+        stream
+            .write_all(req.as_bytes())
+            .map_err(|e| e.to_string())?;
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
         if raw.is_empty() {
@@ -103,7 +109,13 @@ impl Client {
         })
     }
 
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Resp {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
         self.try_send(method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
@@ -139,7 +151,10 @@ pub fn quick() -> EmulatorHandle {
 }
 
 pub fn create_app(c: &Client, name: &str) {
-    let r = c.post("/v1/apps", &serde_json::json!({"name": name, "org_slug": "personal"}));
+    let r = c.post(
+        "/v1/apps",
+        &serde_json::json!({"name": name, "org_slug": "personal"}),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
 }
 
