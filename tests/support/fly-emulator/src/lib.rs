@@ -108,6 +108,17 @@ impl EmulatorHandle {
         lock(&self.shared).log.clone()
     }
 
+    /// Logged requests whose method is not GET, whatever their status (a second deploy with
+    /// nothing changed should make none).
+    pub fn mutating_requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.shared)
+            .log
+            .iter()
+            .filter(|e| e.method != "GET")
+            .cloned()
+            .collect()
+    }
+
     /// Forget the request log (counters, rejections and histories are kept).
     pub fn clear_requests(&self) {
         lock(&self.shared).log.clear();

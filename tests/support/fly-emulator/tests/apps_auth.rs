@@ -160,16 +160,14 @@ fn auth_schemes_and_scopes() {
 
     // The log redacts the token but keeps the scheme.
     let log = emu.requests();
-    assert!(log.iter().all(
-        |e| {
-            e.headers
-                .iter()
-                .filter(|(k, _)| k == "authorization")
-                .all(|(_, v)| {
-                    v.ends_with("<redacted>") && !v.contains("test-token") && !v.contains("fm2_")
-                })
-        }
-    ));
+    assert!(log.iter().all(|e| {
+        e.headers
+            .iter()
+            .filter(|(k, _)| k == "authorization")
+            .all(|(_, v)| {
+                v.ends_with("<redacted>") && !v.contains("test-token") && !v.contains("fm2_")
+            })
+    }));
 }
 
 #[test]

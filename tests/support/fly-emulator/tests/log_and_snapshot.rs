@@ -67,6 +67,7 @@ fn request_log_and_golden_lines() {
     assert_eq!(counters.requests, 5);
     assert_eq!(counters.mutations, 4);
     assert_eq!(counters.by_action["create_machine"], 1);
+    assert_eq!(emu.mutating_requests().len(), 4);
     emu.clear_requests();
     assert!(emu.requests().is_empty());
 }
