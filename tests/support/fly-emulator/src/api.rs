@@ -376,7 +376,7 @@ pub(crate) fn qbool(ctx: &Ctx, name: &str) -> Result<bool, Reply> {
 /// Problems with the query string (unknown or malformed parameters).
 pub(crate) fn check_query(kind: Kind, query: &[(String, String)]) -> Vec<Problem> {
     let mut out = Vec::new();
-    for (k, v) in query {
+    for (k, _) in query {
         let known = kind.query_params().contains(&k.as_str())
             || (kind == Kind::ListMachines && k.starts_with("metadata.") && k.len() > 9);
         if !known {
@@ -391,7 +391,6 @@ pub(crate) fn check_query(kind: Kind, query: &[(String, String)]) -> Vec<Problem
                 ),
             });
         }
-        let _ = v;
     }
     out
 }
@@ -599,7 +598,6 @@ fn create_app(inner: &mut Inner, ctx: &Ctx) -> R {
         name: name.clone(),
         org_slug: org,
         network: ctx.b_str("network").map(str::to_string),
-        created_at: now,
         visible_after: now,
         machines: BTreeMap::new(),
         secrets: BTreeMap::new(),
@@ -607,7 +605,6 @@ fn create_app(inner: &mut Inner, ctx: &Ctx) -> R {
         ips: Vec::new(),
         org_hex,
     };
-    let _ = app.created_at;
     let body = inner.app_json(&app);
     inner.apps.insert(name, app);
     Ok(Reply::json(201, body))

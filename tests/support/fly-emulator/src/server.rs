@@ -320,7 +320,7 @@ enum Outcome {
     Wait(api::WaitSpec),
 }
 
-struct Incoming2 {
+struct Received {
     seq: u64,
     method: String,
     path: String,
@@ -328,7 +328,6 @@ struct Incoming2 {
     auth: Option<String>,
     nonce: Option<String>,
     json: Option<Value>,
-    body_empty: bool,
     body_bad_json: Option<String>,
 }
 
@@ -428,7 +427,7 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<Full<
         tokio::time::sleep(d).await;
     }
 
-    let req = Incoming2 {
+    let req = Received {
         seq,
         method,
         path: raw_path,
@@ -436,7 +435,6 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<Full<
         auth,
         nonce,
         json,
-        body_empty,
         body_bad_json,
     };
 
@@ -451,13 +449,12 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<Full<
             return Err(Dropped);
         }
         Outcome::Wait(spec) => loop {
-            let (done, next, wall) = {
+            let (done, wall) = {
                 let mut inner = lock(&shared);
                 let (done, next) = api::poll_wait(&mut inner, &spec);
                 let wall = inner.clock.wall((next - inner.now()).max(0.0));
-                (done, next, wall)
+                (done, wall)
             };
-            let _ = next;
             if let Some(r) = done {
                 break r;
             }
@@ -491,7 +488,7 @@ fn build_response(reply: &Reply, text: Option<String>) -> Response<Full<Bytes>> 
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn process(inner: &mut Inner, req: &Incoming2) -> Outcome {
+fn process(inner: &mut Inner, req: &Received) -> Outcome {
     let seq = req.seq;
     let segs: Vec<String> = req
         .path
@@ -602,7 +599,6 @@ fn process(inner: &mut Inner, req: &Incoming2) -> Outcome {
             _ => {}
         }
     }
-    let _ = req.body_empty;
     if !problems.is_empty() {
         inner.counters.invalid_requests += 1;
         inner.reject(seq, &req.method, &req.path, &problems);

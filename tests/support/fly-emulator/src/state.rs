@@ -154,7 +154,6 @@ pub(crate) struct App {
     pub name: String,
     pub org_slug: String,
     pub network: Option<String>,
-    pub created_at: f64,
     /// Until this virtual time the app answers 404 (injected create lag).
     pub visible_after: f64,
     pub machines: BTreeMap<String, Machine>,

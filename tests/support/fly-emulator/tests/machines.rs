@@ -487,3 +487,40 @@ fn metadata_endpoints() {
         Some("1")
     );
 }
+
+#[test]
+fn suspend_cordon_and_include_leases() {
+    let emu = quick();
+    let c = Client::new(&emu);
+    create_app(&c, "app-sc");
+    let m = create_machine(&c, "app-sc", "w");
+    let id = m["id"].as_str().unwrap().to_string();
+    let base = format!("/v1/apps/app-sc/machines/{id}");
+    assert_eq!(
+        c.post_empty(&format!("{base}/suspend")).status,
+        412,
+        "not started yet"
+    );
+    assert_eq!(wait_state(&c, "app-sc", &id, "started", None).status, 200);
+    assert_eq!(c.post_empty(&format!("{base}/cordon")).status, 200);
+    assert_eq!(c.post_empty(&format!("{base}/uncordon")).status, 200);
+    assert_eq!(c.post_empty(&format!("{base}/suspend")).status, 200);
+    assert_eq!(wait_state(&c, "app-sc", &id, "suspended", None).status, 200);
+    assert_eq!(c.post_empty(&format!("{base}/start")).status, 200);
+    assert_eq!(wait_state(&c, "app-sc", &id, "started", None).status, 200);
+
+    let r = c.post(
+        &format!("{base}/lease"),
+        &json!({"ttl": 30, "description": "deploy"}),
+    );
+    assert_eq!(r.status, 201);
+    assert!(c.get(&base).json().get("lease").is_none());
+    let with = c.get(&format!("{base}?include_leases=true")).json();
+    assert_eq!(with["lease"]["description"], "deploy");
+    let listed = c.get("/v1/apps/app-sc/machines?include_leases=true").json();
+    assert_eq!(listed[0]["lease"]["owner"], with["lease"]["owner"]);
+    let snap = emu.snapshot();
+    let lease = snap.apps[0].machines[0].lease.as_ref().unwrap();
+    assert_eq!(lease.description, "deploy");
+    assert!(lease.expires_in > 0.0);
+}
