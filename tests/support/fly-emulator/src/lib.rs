@@ -156,6 +156,12 @@ impl EmulatorHandle {
         lock(&self.shared).faults.stop_after = k;
     }
 
+    /// Answer `n` more requests, then stop answering (kill-after-k relative to now).
+    pub fn stop_answering_after(&self, n: u64) {
+        let mut inner = lock(&self.shared);
+        inner.faults.stop_after = Some(inner.seq + n);
+    }
+
     /// Number of requests received so far (the `k` of `set_stop_after` counts these).
     pub fn request_count(&self) -> u64 {
         lock(&self.shared).seq

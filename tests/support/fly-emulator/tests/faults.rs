@@ -419,7 +419,7 @@ fn stop_after_k() {
     let emu = emu_with(Faults::none(), 0.01);
     let c = Client::new(&emu);
     create_app(&c, "app-k");
-    emu.set_stop_after(Some(emu.request_count() + 2));
+    emu.stop_answering_after(2);
     assert_eq!(c.get("/v1/apps/app-k").status, 200);
     assert_eq!(
         c.post("/v1/apps/app-k/secrets", &json!({"values": {"A": "1"}}))
