@@ -139,7 +139,14 @@ fn error(message: impl Into<String>, code: Option<&str>, trace: &str, locations:
     Value::Object(e)
 }
 
-fn request_error(status: u16, errors: Vec<Value>) -> Outcome {
+fn request_error(status: u16, mut errors: Vec<Value>) -> Outcome {
+    let mut seen = Vec::new();
+    errors.retain(|e| {
+        let key = (e["message"].clone(), e["locations"].clone());
+        let fresh = !seen.contains(&key);
+        seen.push(key);
+        fresh
+    });
     Outcome {
         status,
         body: json!({ "errors": errors }),
@@ -312,6 +319,11 @@ pub(crate) fn process(
                     .map(|e| {
                         let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
                         if let Some(o) = v.as_object_mut() {
+                            if let Some(Value::String(m)) = o.get_mut("message")
+                                && let Some(rest) = m.strip_prefix("resolver error: ")
+                            {
+                                *m = rest.to_string();
+                            }
                             let ext = o.entry("extensions").or_insert_with(|| json!({}));
                             if let Some(ext) = ext.as_object_mut() {
                                 ext.insert("traceId".into(), json!(trace));
