@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{ForcedFault, Faults, PlanLimits};
+use crate::config::{Faults, ForcedFault, PlanLimits};
 use crate::util::Rng;
 
 /// How many faults of each kind were injected so far.
@@ -54,7 +54,10 @@ pub(crate) fn decide(f: &Faults, seed: u64, seq: u64, counters: &FaultCounters) 
     let mut r = Rng::derive(seed, 2, seq);
     let u: [f64; 8] = std::array::from_fn(|_| r.unit());
     let status_pick = r.range(0, 2);
-    let retry = r.range(f.retry_after_secs.0, f.retry_after_secs.1.max(f.retry_after_secs.0));
+    let retry = r.range(
+        f.retry_after_secs.0,
+        f.retry_after_secs.1.max(f.retry_after_secs.0),
+    );
     let cap = |n: u64| f.max_per_kind.is_none_or(|m| n < m);
     let mut d = Decision::default();
 
@@ -70,7 +73,11 @@ pub(crate) fn decide(f: &Faults, seed: u64, seq: u64, counters: &FaultCounters) 
         d.rate_limit = Some(retry.max(1));
     }
     if u[4] < f.lost_response && cap(counters.lost_response()) {
-        d.lost = Some(if u[5] < 0.5 { Lost::Drop } else { Lost::Status504 });
+        d.lost = Some(if u[5] < 0.5 {
+            Lost::Drop
+        } else {
+            Lost::Status504
+        });
     }
     if let Some(l) = f.list_lag
         && u[6] < l.probability

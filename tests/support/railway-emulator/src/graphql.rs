@@ -71,6 +71,9 @@ pub(crate) fn peek(body: &[u8]) -> Peek {
         None => None,
     };
     if let Some(op) = op {
+        if p.operation_name.is_none() {
+            p.operation_name = op.name.as_ref().map(|n| n.to_string());
+        }
         p.kind = Some(match op.operation_type {
             ast::OperationType::Query => OperationKind::Query,
             ast::OperationType::Mutation => OperationKind::Mutation,
@@ -179,16 +182,21 @@ pub(crate) fn process(
     let Some(body) = body.as_object() else {
         return bad("The request body must be a JSON object");
     };
-    let Some(query) = body.get("query").and_then(Value::as_str).filter(|q| !q.trim().is_empty())
+    let Some(query) = body
+        .get("query")
+        .and_then(Value::as_str)
+        .filter(|q| !q.trim().is_empty())
     else {
         return bad("GraphQL operations must contain a non-empty `query`");
     };
     let variables: JsonMap = match body.get("variables") {
         None | Some(Value::Null) => JsonMap::new(),
-        Some(Value::Object(m)) => match apollo_compiler::response::JsonValue::from(Value::Object(m.clone())) {
-            apollo_compiler::response::JsonValue::Object(m) => m,
-            _ => JsonMap::new(),
-        },
+        Some(Value::Object(m)) => {
+            match apollo_compiler::response::JsonValue::from(Value::Object(m.clone())) {
+                apollo_compiler::response::JsonValue::Object(m) => m,
+                _ => JsonMap::new(),
+            }
+        }
         Some(_) => return bad("`variables` must be a JSON object"),
     };
     let op_name = match body.get("operationName") {
@@ -207,7 +215,10 @@ pub(crate) fn process(
                 .map(|d| {
                     let j = d.to_json();
                     error(
-                        format!("Syntax Error: {}", j.message.trim_start_matches("syntax error: ")),
+                        format!(
+                            "Syntax Error: {}",
+                            j.message.trim_start_matches("syntax error: ")
+                        ),
                         Some(PARSE_FAILED),
                         trace,
                         json!(j.locations),
@@ -226,7 +237,12 @@ pub(crate) fn process(
                 .iter()
                 .map(|d| {
                     let j = d.to_json();
-                    error(j.message, Some(VALIDATION_FAILED), trace, json!(j.locations))
+                    error(
+                        j.message,
+                        Some(VALIDATION_FAILED),
+                        trace,
+                        json!(j.locations),
+                    )
                 })
                 .collect();
             return request_error(400, errors);
@@ -242,7 +258,10 @@ pub(crate) fn process(
                     e.message()
                 ),
             };
-            return request_error(400, vec![error(msg, Some(BAD_USER_INPUT), trace, Value::Null)]);
+            return request_error(
+                400,
+                vec![error(msg, Some(BAD_USER_INPUT), trace, Value::Null)],
+            );
         }
     };
     let kind = match op.operation_type {
@@ -267,7 +286,10 @@ pub(crate) fn process(
         }
     };
     if let Err(m) = check_custom_scalars(cx.schema, op, &variables) {
-        return request_error(400, vec![error(m, Some(BAD_USER_INPUT), trace, Value::Null)]);
+        return request_error(
+            400,
+            vec![error(m, Some(BAD_USER_INPUT), trace, Value::Null)],
+        );
     }
     let mut outcome = Outcome {
         status: 200,

@@ -67,6 +67,7 @@ pub struct RequestRecord {
     pub operation_type: Option<OperationKind>,
     /// Names (not aliases) of the selected operation's root fields, fragments expanded.
     pub root_fields: Vec<String>,
+    /// `operationName` as sent, else the name of the document's only operation.
     pub operation_name: Option<String>,
     pub document: String,
     /// The variables as sent (`null` when absent).

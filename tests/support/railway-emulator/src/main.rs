@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use railway_emulator::{
-    Config, DEFAULT_ACCOUNT_TOKEN, DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_TOKEN, Emulator,
-    Faults, Plan, RateLimits, TokenConfig,
+    Config, DEFAULT_ACCOUNT_TOKEN, DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_TOKEN, Emulator, Faults,
+    Plan, RateLimits, TokenConfig,
 };
 
 const USAGE: &str = "usage: railway-emulator [--port N] [--schema PATH] [--time-scale F] \

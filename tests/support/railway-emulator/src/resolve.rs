@@ -196,7 +196,10 @@ impl<'a, 's> Obj<'a, 's> {
         let ty = info.field_definition().ty.inner_named_type().to_string();
         let ex = self.ex;
         Ok(ResolvedValue::list(ks.into_iter().map(move |k| {
-            let ty = k.fixed_type().map(str::to_string).unwrap_or_else(|| ty.clone());
+            let ty = k
+                .fixed_type()
+                .map(str::to_string)
+                .unwrap_or_else(|| ty.clone());
             ResolvedValue::object(Obj { ex, ty, k })
         })))
     }
@@ -240,9 +243,10 @@ impl<'a, 's> ObjectValue for Obj<'a, 's> {
             K::Deployment(id) => self.deployment(info, id),
             K::ServiceDomain(id) => self.service_domain(info, id),
             K::AllDomains(ids) => match info.field_name() {
-                "serviceDomains" => {
-                    self.objs(info, ids.iter().map(|i| K::ServiceDomain(i.clone())).collect())
-                }
+                "serviceDomains" => self.objs(
+                    info,
+                    ids.iter().map(|i| K::ServiceDomain(i.clone())).collect(),
+                ),
                 "customDomains" => Ok(ResolvedValue::list(Vec::new())),
                 _ => Err(self.not_implemented(info)),
             },
@@ -312,7 +316,9 @@ impl<'a, 's> Obj<'a, 's> {
                 self.connection(info, items)
             }
             "project" => {
-                let id = lift(st.check_project(p, &s("id").unwrap_or_default()))?.id.clone();
+                let id = lift(st.check_project(p, &s("id").unwrap_or_default()))?
+                    .id
+                    .clone();
                 self.obj(info, K::Project(id))
             }
             "environment" => {
@@ -341,12 +347,17 @@ impl<'a, 's> Obj<'a, 's> {
                 self.connection(info, items)
             }
             "serviceInstance" => {
-                let (sid, eid) = (s("serviceId").unwrap_or_default(), s("environmentId").unwrap_or_default());
+                let (sid, eid) = (
+                    s("serviceId").unwrap_or_default(),
+                    s("environmentId").unwrap_or_default(),
+                );
                 lift(st.check_instance(p, &sid, &eid))?;
                 self.obj(info, K::Instance(sid, eid))
             }
             "service" => {
-                let id = lift(st.check_service(p, &s("id").unwrap_or_default()))?.id.clone();
+                let id = lift(st.check_service(p, &s("id").unwrap_or_default()))?
+                    .id
+                    .clone();
                 self.obj(info, K::Service(id))
             }
             "variables" => {
@@ -356,7 +367,10 @@ impl<'a, 's> Obj<'a, 's> {
                     s("serviceId"),
                 );
                 lift(st.check_vars_target(p, &pid, &eid, sid.as_deref()))?;
-                let unrendered = a.get("unrendered").and_then(Value::as_bool).unwrap_or(false);
+                let unrendered = a
+                    .get("unrendered")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 let vars = if unrendered {
                     st.raw_variables(&eid, sid.as_deref())
                 } else {
@@ -365,7 +379,9 @@ impl<'a, 's> Obj<'a, 's> {
                 leaf(json!(vars))
             }
             "deployment" => {
-                let id = lift(st.check_deployment(p, &s("id").unwrap_or_default()))?.id.clone();
+                let id = lift(st.check_deployment(p, &s("id").unwrap_or_default()))?
+                    .id
+                    .clone();
                 self.obj(info, K::Deployment(id))
             }
             "deployments" => {
@@ -383,9 +399,15 @@ impl<'a, 's> Obj<'a, 's> {
                 }
                 let status = inp.get("status").and_then(Value::as_object);
                 let set = |k: &str| -> Option<Vec<String>> {
-                    status.and_then(|s| s.get(k)).and_then(Value::as_array).map(|v| {
-                        v.iter().filter_map(Value::as_str).map(str::to_string).collect()
-                    })
+                    status
+                        .and_then(|s| s.get(k))
+                        .and_then(Value::as_array)
+                        .map(|v| {
+                            v.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
                 };
                 let (inn, not_in) = (set("in"), set("notIn"));
                 let mut ds: Vec<_> = st
@@ -425,9 +447,10 @@ impl<'a, 's> Obj<'a, 's> {
                 self.obj(info, K::AllDomains(ids))
             }
             "projectToken" => match (p, &ex.token_record) {
-                (Principal::Project { project, env }, rec) => {
-                    self.obj(info, K::ProjectToken(project.clone(), env.clone(), rec.clone()))
-                }
+                (Principal::Project { project, env }, rec) => self.obj(
+                    info,
+                    K::ProjectToken(project.clone(), env.clone(), rec.clone()),
+                ),
                 _ => Err(err("Project Token not found")),
             },
             "me" => match p {
@@ -525,17 +548,26 @@ impl<'a, 's> Obj<'a, 's> {
                 leaf(json!(true))
             }
             "serviceInstanceDeployV2" => {
-                let (sid, eid) = (s("serviceId").unwrap_or_default(), s("environmentId").unwrap_or_default());
+                let (sid, eid) = (
+                    s("serviceId").unwrap_or_default(),
+                    s("environmentId").unwrap_or_default(),
+                );
                 let id = lift(st.deploy_v2(&p, &sid, &eid, s("commitSha"), now))?;
                 leaf(json!(id))
             }
             "serviceInstanceDeploy" => {
-                let (sid, eid) = (s("serviceId").unwrap_or_default(), s("environmentId").unwrap_or_default());
+                let (sid, eid) = (
+                    s("serviceId").unwrap_or_default(),
+                    s("environmentId").unwrap_or_default(),
+                );
                 lift(st.deploy_v2(&p, &sid, &eid, s("commitSha"), now))?;
                 leaf(json!(true))
             }
             "serviceInstanceRedeploy" => {
-                let (sid, eid) = (s("serviceId").unwrap_or_default(), s("environmentId").unwrap_or_default());
+                let (sid, eid) = (
+                    s("serviceId").unwrap_or_default(),
+                    s("environmentId").unwrap_or_default(),
+                );
                 lift(st.redeploy(&p, &sid, &eid, now))?;
                 leaf(json!(true))
             }
@@ -582,7 +614,9 @@ impl<'a, 's> Obj<'a, 's> {
             "isPublic" => leaf(json!(pr.is_public)),
             "prDeploys" => leaf(json!(pr.pr_deploys)),
             "isTempProject" | "botPrEnvironments" | "focusedPrEnvironments" => leaf(json!(false)),
-            "primaryEnvironmentId" => leaf(json!(st.project_envs(id).first().map(|e| e.id.clone()))),
+            "primaryEnvironmentId" => {
+                leaf(json!(st.project_envs(id).first().map(|e| e.id.clone())))
+            }
             "subscriptionType" => {
                 let plan = st
                     .workspaces
@@ -642,7 +676,12 @@ impl<'a, 's> Obj<'a, 's> {
                     .env_instances(id)
                     .into_iter()
                     .filter(|i| ex.listed(i.created))
-                    .map(|i| (i.id.clone(), K::Instance(i.service_id.clone(), i.env_id.clone())))
+                    .map(|i| {
+                        (
+                            i.id.clone(),
+                            K::Instance(i.service_id.clone(), i.env_id.clone()),
+                        )
+                    })
                     .collect();
                 drop(st);
                 self.connection(info, items)
@@ -693,7 +732,12 @@ impl<'a, 's> Obj<'a, 's> {
                     .iter()
                     .filter(|i| i.service_id == id)
                     .filter(|i| scope.as_ref().is_none_or(|e| *e == i.env_id))
-                    .map(|i| (i.id.clone(), K::Instance(i.service_id.clone(), i.env_id.clone())))
+                    .map(|i| {
+                        (
+                            i.id.clone(),
+                            K::Instance(i.service_id.clone(), i.env_id.clone()),
+                        )
+                    })
                     .collect();
                 drop(st);
                 self.connection(info, items)
@@ -761,13 +805,26 @@ impl<'a, 's> Obj<'a, 's> {
                 drop(st);
                 self.objs(info, ks)
             }
-            "buildCommand" | "builder" | "cronSchedule" | "dockerfilePath" | "drainingSeconds"
-            | "healthcheckPath" | "healthcheckTimeout" | "ipv6EgressEnabled" | "nixpacksPlan"
-            | "numReplicas" | "overlapSeconds" | "preDeployCommand" | "railwayConfigFile"
-            | "region" | "restartPolicyMaxRetries" | "restartPolicyType" | "rootDirectory"
-            | "sleepApplication" | "startCommand" | "watchPatterns" => {
-                leaf(i.settings.get(field).cloned().unwrap_or(Value::Null))
-            }
+            "buildCommand"
+            | "builder"
+            | "cronSchedule"
+            | "dockerfilePath"
+            | "drainingSeconds"
+            | "healthcheckPath"
+            | "healthcheckTimeout"
+            | "ipv6EgressEnabled"
+            | "nixpacksPlan"
+            | "numReplicas"
+            | "overlapSeconds"
+            | "preDeployCommand"
+            | "railwayConfigFile"
+            | "region"
+            | "restartPolicyMaxRetries"
+            | "restartPolicyType"
+            | "rootDirectory"
+            | "sleepApplication"
+            | "startCommand"
+            | "watchPatterns" => leaf(i.settings.get(field).cloned().unwrap_or(Value::Null)),
             _ => Err(self.not_implemented(info)),
         }
     }
@@ -792,9 +849,9 @@ impl<'a, 's> Obj<'a, 's> {
             "snapshotId" | "diagnosis" | "creator" => leaf(Value::Null),
             "canRedeploy" => leaf(json!(true)),
             "canRollback" | "deploymentStopped" => leaf(json!(false)),
-            "suggestAddServiceDomain" => {
-                leaf(json!(st.instance_domains(&d.service_id, &d.env_id).is_empty()))
-            }
+            "suggestAddServiceDomain" => leaf(json!(
+                st.instance_domains(&d.service_id, &d.env_id).is_empty()
+            )),
             "service" => {
                 let s = d.service_id.clone();
                 drop(st);
@@ -893,8 +950,14 @@ impl<'a, 's> Obj<'a, 's> {
         match info.field_name() {
             "projectId" => leaf(json!(project)),
             "environmentId" => leaf(json!(env)),
-            "id" => leaf(json!(rec.map(|r| r.id.clone()).unwrap_or_else(|| format!("token-{project}")))),
-            "name" => leaf(json!(rec.map(|r| r.name.clone()).unwrap_or_else(|| "configured".into()))),
+            "id" => leaf(json!(
+                rec.map(|r| r.id.clone())
+                    .unwrap_or_else(|| format!("token-{project}"))
+            )),
+            "name" => leaf(json!(
+                rec.map(|r| r.name.clone())
+                    .unwrap_or_else(|| "configured".into())
+            )),
             "displayToken" => leaf(json!(rec.map(|r| r.display.clone()).unwrap_or_default())),
             "createdAt" => leaf(ex.ts(rec.map(|r| r.created).unwrap_or(0.0))),
             "project" => {

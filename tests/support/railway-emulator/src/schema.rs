@@ -145,7 +145,11 @@ pub fn introspection_to_sdl(json: &Value) -> Result<String, SchemaError> {
                 out.push('\n');
             }
             kind @ ("OBJECT" | "INTERFACE") => {
-                let kw = if kind == "OBJECT" { "type" } else { "interface" };
+                let kw = if kind == "OBJECT" {
+                    "type"
+                } else {
+                    "interface"
+                };
                 let _ = write!(out, "{kw} {name}");
                 let ifaces: Vec<&str> = t
                     .get("interfaces")

@@ -284,7 +284,11 @@ impl Reply {
     }
 }
 
-fn rate_headers(limit: Option<u32>, remaining: Option<u32>, reset_unix: f64) -> Vec<(&'static str, String)> {
+fn rate_headers(
+    limit: Option<u32>,
+    remaining: Option<u32>,
+    reset_unix: f64,
+) -> Vec<(&'static str, String)> {
     let mut h = vec![];
     if let Some(l) = limit {
         h.push(("x-ratelimit-limit", l.to_string()));
@@ -315,8 +319,10 @@ impl Shared {
             }
             (None, Some(t)) => {
                 let mut r = Response::new(Body::from(t));
-                r.headers_mut()
-                    .insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+                r.headers_mut().insert(
+                    "content-type",
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
                 r
             }
             (None, None) => Response::new(Body::empty()),
@@ -558,7 +564,10 @@ impl EmulatorHandle {
             if left.is_zero() {
                 return false;
             }
-            g = cv.wait_timeout(g, left.min(Duration::from_millis(20))).unwrap().0;
+            g = cv
+                .wait_timeout(g, left.min(Duration::from_millis(20)))
+                .unwrap()
+                .0;
         }
     }
 
@@ -588,6 +597,11 @@ impl EmulatorHandle {
     pub fn set_faults(&self, faults: Faults) {
         *self.shared.faults.lock().unwrap() = faults;
         self.shared.resume.notify_waiters();
+    }
+
+    /// The current fault plan.
+    pub fn fault_plan(&self) -> Faults {
+        self.shared.faults.lock().unwrap().clone()
     }
 
     /// No faults from now on (held requests are released by closing their connections).

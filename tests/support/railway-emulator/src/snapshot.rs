@@ -138,7 +138,11 @@ pub(crate) fn take(st: &State, now: f64) -> Snapshot {
                                     .iter()
                                     .map(|(k, v)| (k.clone(), normalise(v, ph)))
                                     .collect(),
-                                limits: i.limits.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                                limits: i
+                                    .limits
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect(),
                                 variables: nmap(st.raw_variables(&e.id, Some(&i.service_id))),
                                 domains: st
                                     .instance_domains(&i.service_id, &e.id)

@@ -11,6 +11,9 @@ use crate::util::{Rng, fnv};
 
 pub(crate) type R<T> = Result<T, String>;
 
+/// `(environment id, service id or None for shared variables)`.
+pub(crate) type VarKey = (String, Option<String>);
+
 pub(crate) const NOT_AUTHORIZED: &str = "Not Authorized";
 
 /// Who is calling, resolved from the request's token.
@@ -184,7 +187,7 @@ pub(crate) struct State {
     pub services: Vec<Service>,
     pub instances: Vec<Instance>,
     /// `(environment id, service id or None for shared)` → name → raw value.
-    pub variables: BTreeMap<(String, Option<String>), BTreeMap<String, String>>,
+    pub variables: BTreeMap<VarKey, BTreeMap<String, String>>,
     pub domains: Vec<Domain>,
     pub deployments: Vec<Deployment>,
     pub project_tokens: Vec<ProjectTokenRec>,
@@ -444,7 +447,12 @@ impl State {
 
     // ---------------------------------------------------------------- projects
 
-    pub(crate) fn project_create(&mut self, p: &Principal, input: &Map<String, Value>, now: f64) -> R<String> {
+    pub(crate) fn project_create(
+        &mut self,
+        p: &Principal,
+        input: &Map<String, Value>,
+        now: f64,
+    ) -> R<String> {
         let ws = match (p, opt_str(input, "workspaceId")) {
             (Principal::Project { .. }, _) => return Err(NOT_AUTHORIZED.into()),
             (_, Some(ws)) => {
@@ -469,14 +477,21 @@ impl State {
             },
         };
         let id = self.new_id("project");
-        let name = opt_str(input, "name").unwrap_or_else(|| format!("project-{}", self.ids.alnum(6)));
+        let name =
+            opt_str(input, "name").unwrap_or_else(|| format!("project-{}", self.ids.alnum(6)));
         self.projects.push(Project {
             id: id.clone(),
             name,
             description: opt_str(input, "description"),
             workspace_id: ws,
-            is_public: input.get("isPublic").and_then(Value::as_bool).unwrap_or(false),
-            pr_deploys: input.get("prDeploys").and_then(Value::as_bool).unwrap_or(false),
+            is_public: input
+                .get("isPublic")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            pr_deploys: input
+                .get("prDeploys")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             created: now,
             updated: now,
         });
@@ -538,7 +553,11 @@ impl State {
             return Err(NOT_AUTHORIZED.into());
         }
         self.check_project(p, id)?;
-        let services: Vec<String> = self.project_services(id).iter().map(|s| s.id.clone()).collect();
+        let services: Vec<String> = self
+            .project_services(id)
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
         for s in services {
             self.service_delete_inner(&s);
         }
@@ -570,11 +589,7 @@ impl State {
         let project = req_str(input, "projectId")?;
         let name = req_str(input, "name")?;
         self.check_project(p, &project)?;
-        if self
-            .project_envs(&project)
-            .iter()
-            .any(|e| e.name == name)
-        {
+        if self.project_envs(&project).iter().any(|e| e.name == name) {
             return Err(format!("Environment with name \"{name}\" already exists"));
         }
         let source = opt_str(input, "sourceEnvironmentId");
@@ -598,7 +613,7 @@ impl State {
                     i.settings = settings;
                 }
             }
-            let vars: Vec<((String, Option<String>), BTreeMap<String, String>)> = self
+            let vars: Vec<(VarKey, BTreeMap<String, String>)> = self
                 .variables
                 .iter()
                 .filter(|((e, _), _)| *e == src)
@@ -717,7 +732,11 @@ impl State {
             created: now,
             updated: now,
         });
-        let envs: Vec<String> = self.project_envs(&project).iter().map(|e| e.id.clone()).collect();
+        let envs: Vec<String> = self
+            .project_envs(&project)
+            .iter()
+            .map(|e| e.id.clone())
+            .collect();
         for e in &envs {
             self.instance_create(&id, e, now);
         }
@@ -806,7 +825,11 @@ impl State {
         };
         let envs: Vec<String> = match env {
             Some(e) => vec![e.to_string()],
-            None => self.project_envs(&project).iter().map(|e| e.id.clone()).collect(),
+            None => self
+                .project_envs(&project)
+                .iter()
+                .map(|e| e.id.clone())
+                .collect(),
         };
         for e in envs {
             let Some(inst) = self.instance_mut(service, &e) else {
@@ -830,7 +853,12 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn limits_update(&mut self, p: &Principal, input: &Map<String, Value>, now: f64) -> R<()> {
+    pub(crate) fn limits_update(
+        &mut self,
+        p: &Principal,
+        input: &Map<String, Value>,
+        now: f64,
+    ) -> R<()> {
         let service = req_str(input, "serviceId")?;
         let env = req_str(input, "environmentId")?;
         self.check_instance(p, &service, &env)?;
@@ -858,7 +886,11 @@ impl State {
         };
         let envs: Vec<String> = match p {
             Principal::Project { env, .. } => vec![env.clone()],
-            _ => self.project_envs(&project).iter().map(|e| e.id.clone()).collect(),
+            _ => self
+                .project_envs(&project)
+                .iter()
+                .map(|e| e.id.clone())
+                .collect(),
         };
         for e in envs {
             if let Some(i) = self.instance_mut(id, &e) {
@@ -883,10 +915,19 @@ impl State {
         let service = opt_str(input, "serviceId");
         self.check_vars_target(p, &project, &env, service.as_deref())?;
         let vars = variables_map(input.get("variables").unwrap_or(&Value::Null))?;
-        let replace = input.get("replace").and_then(Value::as_bool).unwrap_or(false);
-        let skip = input.get("skipDeploys").and_then(Value::as_bool).unwrap_or(false);
+        let replace = input
+            .get("replace")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let skip = input
+            .get("skipDeploys")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let keys: Vec<String> = vars.keys().cloned().collect();
-        let slot = self.variables.entry((env.clone(), service.clone())).or_default();
+        let slot = self
+            .variables
+            .entry((env.clone(), service.clone()))
+            .or_default();
         if replace {
             slot.clear();
         }
@@ -897,14 +938,22 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn variable_upsert(&mut self, p: &Principal, input: &Map<String, Value>, now: f64) -> R<()> {
+    pub(crate) fn variable_upsert(
+        &mut self,
+        p: &Principal,
+        input: &Map<String, Value>,
+        now: f64,
+    ) -> R<()> {
         let project = req_str(input, "projectId")?;
         let env = req_str(input, "environmentId")?;
         let service = opt_str(input, "serviceId");
         self.check_vars_target(p, &project, &env, service.as_deref())?;
         let name = req_str(input, "name")?;
         let value = req_str(input, "value")?;
-        let skip = input.get("skipDeploys").and_then(Value::as_bool).unwrap_or(false);
+        let skip = input
+            .get("skipDeploys")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         self.variables
             .entry((env.clone(), service.clone()))
             .or_default()
@@ -915,7 +964,12 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn variable_delete(&mut self, p: &Principal, input: &Map<String, Value>, now: f64) -> R<()> {
+    pub(crate) fn variable_delete(
+        &mut self,
+        p: &Principal,
+        input: &Map<String, Value>,
+        now: f64,
+    ) -> R<()> {
         let project = req_str(input, "projectId")?;
         let env = req_str(input, "environmentId")?;
         let service = opt_str(input, "serviceId");
@@ -953,7 +1007,13 @@ impl State {
     /// A changed service variable redeploys that service; a changed shared variable
     /// redeploys the services of the environment that reference it. Only instances with a
     /// source are redeployed.
-    fn deploy_after_variable_change(&mut self, env: &str, service: Option<&str>, keys: &[String], now: f64) {
+    fn deploy_after_variable_change(
+        &mut self,
+        env: &str,
+        service: Option<&str>,
+        keys: &[String],
+        now: f64,
+    ) {
         let targets: Vec<String> = match service {
             Some(s) => vec![s.to_string()],
             None => self
@@ -984,7 +1044,11 @@ impl State {
     }
 
     /// The raw (unrendered) variables of a service, or the shared ones.
-    pub(crate) fn raw_variables(&self, env: &str, service: Option<&str>) -> BTreeMap<String, String> {
+    pub(crate) fn raw_variables(
+        &self,
+        env: &str,
+        service: Option<&str>,
+    ) -> BTreeMap<String, String> {
         self.variables
             .get(&(env.to_string(), service.map(str::to_string)))
             .cloned()
@@ -1019,7 +1083,11 @@ impl State {
 
     /// Rendered variables: references `${{shared.K}}`, `${{Service.K}}` and `${{K}}` resolved;
     /// for a service, Railway-provided variables added.
-    pub(crate) fn rendered_variables(&self, env: &str, service: Option<&str>) -> BTreeMap<String, String> {
+    pub(crate) fn rendered_variables(
+        &self,
+        env: &str,
+        service: Option<&str>,
+    ) -> BTreeMap<String, String> {
         let raw = self.raw_variables(env, service);
         let mut out = match service {
             Some(s) => self.provided_variables(s, env),
@@ -1060,7 +1128,10 @@ impl State {
             let resolved = match inner.split_once('.') {
                 Some(("shared", name)) => self.lookup(env, None, name.trim(), depth),
                 Some((svc_name, name)) => {
-                    let project = self.env(env).map(|e| e.project_id.clone()).unwrap_or_default();
+                    let project = self
+                        .env(env)
+                        .map(|e| e.project_id.clone())
+                        .unwrap_or_default();
                     match self
                         .project_services(&project)
                         .iter()
@@ -1081,7 +1152,12 @@ impl State {
 
     // ---------------------------------------------------------------- domains
 
-    pub(crate) fn domain_create(&mut self, p: &Principal, input: &Map<String, Value>, now: f64) -> R<String> {
+    pub(crate) fn domain_create(
+        &mut self,
+        p: &Principal,
+        input: &Map<String, Value>,
+        now: f64,
+    ) -> R<String> {
         let service = req_str(input, "serviceId")?;
         let env = req_str(input, "environmentId")?;
         self.check_instance(p, &service, &env)?;
@@ -1129,7 +1205,10 @@ impl State {
     ) -> String {
         let inst = self.instance(service, env).cloned();
         let source = source_override.or_else(|| inst.as_ref().and_then(|i| i.source.clone()));
-        let project = self.service(service).map(|s| s.project_id.clone()).unwrap_or_default();
+        let project = self
+            .service(service)
+            .map(|s| s.project_id.clone())
+            .unwrap_or_default();
         let id = self.new_id("deployment");
         self.deploy_seq += 1;
         let mut meta = Map::new();
@@ -1264,7 +1343,13 @@ impl State {
     }
 
     /// Re-runs the source of the live (latest successful) deployment (notes pitfall 5).
-    pub(crate) fn redeploy(&mut self, p: &Principal, service: &str, env: &str, now: f64) -> R<String> {
+    pub(crate) fn redeploy(
+        &mut self,
+        p: &Principal,
+        service: &str,
+        env: &str,
+        now: f64,
+    ) -> R<String> {
         self.check_instance(p, service, env)?;
         let live = self
             .deployments
@@ -1281,7 +1366,14 @@ impl State {
     pub(crate) fn deployment_redeploy(&mut self, p: &Principal, id: &str, now: f64) -> R<String> {
         let d = self.check_deployment(p, id)?.clone();
         let (src, commit) = source_of_meta(&d.meta);
-        Ok(self.deploy(&d.service_id, &d.env_id, Reason::Redeploy, Some(src), commit, now))
+        Ok(self.deploy(
+            &d.service_id,
+            &d.env_id,
+            Reason::Redeploy,
+            Some(src),
+            commit,
+            now,
+        ))
     }
 
     pub(crate) fn deployment_cancel(&mut self, p: &Principal, id: &str, now: f64) -> R<()> {

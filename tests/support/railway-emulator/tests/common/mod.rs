@@ -96,7 +96,12 @@ pub fn post_raw(addr: SocketAddr, headers: &[(&str, &str)], body: &str) -> Resul
     })
 }
 
-pub fn post(emu: &EmulatorHandle, headers: &[(&str, &str)], query: &str, vars: Value) -> Result<Resp, String> {
+pub fn post(
+    emu: &EmulatorHandle,
+    headers: &[(&str, &str)],
+    query: &str,
+    vars: Value,
+) -> Result<Resp, String> {
     let body = json!({"query": query, "variables": vars}).to_string();
     post_raw(emu.addr(), headers, &body)
 }
@@ -118,7 +123,8 @@ pub fn gql_project(emu: &EmulatorHandle, token: &str, query: &str, vars: Value) 
 }
 
 pub const CREATE_PROJECT: &str = "mutation($input: ProjectCreateInput!) { projectCreate(input: $input) { id name environments { edges { node { id name } } } } }";
-pub const CREATE_SERVICE: &str = "mutation($input: ServiceCreateInput!) { serviceCreate(input: $input) { id name } }";
+pub const CREATE_SERVICE: &str =
+    "mutation($input: ServiceCreateInput!) { serviceCreate(input: $input) { id name } }";
 
 /// Creates a project; returns (project id, production environment id).
 pub fn create_project(emu: &EmulatorHandle, name: &str) -> (String, String) {
@@ -126,7 +132,10 @@ pub fn create_project(emu: &EmulatorHandle, name: &str) -> (String, String) {
     let p = &r.data()["projectCreate"];
     (
         p["id"].as_str().unwrap().to_string(),
-        p["environments"]["edges"][0]["node"]["id"].as_str().unwrap().to_string(),
+        p["environments"]["edges"][0]["node"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
     )
 }
 
@@ -136,5 +145,8 @@ pub fn create_service(emu: &EmulatorHandle, project: &str, name: &str, extra: Va
         input.as_object_mut().unwrap().extend(m);
     }
     let r = gql(emu, CREATE_SERVICE, json!({"input": input})).ok();
-    r.data()["serviceCreate"]["id"].as_str().unwrap().to_string()
+    r.data()["serviceCreate"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
