@@ -122,6 +122,9 @@ pub(crate) struct Auth {
 pub(crate) struct Outcome {
     pub status: u16,
     pub body: Value,
+    /// The body as sent, when it differs from `body` in key order: executed responses keep
+    /// `data` in selection order, as GraphQL requires (`serde_json::Value` may sort keys).
+    pub wire: Option<Vec<u8>>,
     pub executed: bool,
     pub kind: Option<OperationKind>,
     pub lag_hit: bool,
@@ -153,6 +156,7 @@ fn request_error(status: u16, mut errors: Vec<Value>) -> Outcome {
     Outcome {
         status,
         body: json!({ "errors": errors }),
+        wire: None,
         executed: false,
         kind: None,
         lag_hit: false,
@@ -294,6 +298,7 @@ pub(crate) fn process(
     let mut outcome = Outcome {
         status: 200,
         body: Value::Null,
+        wire: None,
         executed: false,
         kind: Some(kind),
         lag_hit: false,
@@ -333,6 +338,12 @@ pub(crate) fn process(
     outcome.lag_hit = exec.lag_hit.get();
     match result {
         Ok(resp) => {
+            #[derive(serde::Serialize)]
+            struct Wire<'a> {
+                data: &'a Option<JsonMap>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                errors: Option<&'a Value>,
+            }
             let mut out = Map::new();
             if !resp.errors.is_empty() {
                 let errors: Vec<Value> = resp
@@ -360,6 +371,11 @@ pub(crate) fn process(
                 "data".into(),
                 serde_json::to_value(&resp.data).unwrap_or(Value::Null),
             );
+            outcome.wire = serde_json::to_vec(&Wire {
+                data: &resp.data,
+                errors: out.get("errors"),
+            })
+            .ok();
             outcome.body = Value::Object(out);
         }
         Err(e) => {

@@ -269,6 +269,8 @@ fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 struct Reply {
     status: u16,
     body: Option<Value>,
+    /// Bytes to send instead of serialising `body`.
+    wire: Option<Vec<u8>>,
     text: Option<&'static str>,
     headers: Vec<(&'static str, String)>,
 }
@@ -278,6 +280,7 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
+            wire: None,
             text: None,
             headers: vec![],
         }
@@ -312,7 +315,10 @@ impl Shared {
         self.push_log(rec);
         let mut resp = match (&reply.body, reply.text) {
             (Some(b), _) => {
-                let mut r = Response::new(Body::from(serde_json::to_vec(b).unwrap_or_default()));
+                let bytes = reply
+                    .wire
+                    .unwrap_or_else(|| serde_json::to_vec(b).unwrap_or_default());
+                let mut r = Response::new(Body::from(bytes));
                 r.headers_mut()
                     .insert("content-type", HeaderValue::from_static("application/json"));
                 r
@@ -374,9 +380,13 @@ async fn graphql(
     {
         sh.counters.lock().unwrap().stopped += 1;
         rec.faults.push(InjectedFault::Stopped);
+        // Register for the wake-up before the request becomes visible in the log.
+        let resumed = sh.resume.notified();
+        tokio::pin!(resumed);
+        resumed.as_mut().enable();
         sh.push_log(rec);
         if stop.mode == StopMode::Hang {
-            sh.resume.notified().await;
+            resumed.await;
         }
         kill.0.notify_one();
         return std::future::pending().await;
@@ -444,6 +454,7 @@ async fn graphql(
             Reply {
                 status,
                 body: None,
+                wire: None,
                 text: Some(text),
                 headers: rl_headers,
             },
@@ -498,6 +509,7 @@ async fn graphql(
                     Reply {
                         status: 504,
                         body: None,
+                        wire: None,
                         text: Some("504 Gateway Timeout"),
                         headers: rl_headers,
                     },
@@ -510,6 +522,7 @@ async fn graphql(
         rec,
         Reply {
             headers: rl_headers,
+            wire: outcome.wire,
             ..Reply::json(outcome.status, outcome.body)
         },
     )

@@ -313,3 +313,18 @@ fn print_error_samples() {
         println!("{what}: {}", r.text);
     }
 }
+
+#[test]
+fn response_data_keeps_selection_order() {
+    let emu = Emulator::start(Config::default());
+    let r = gql(
+        &emu,
+        "mutation { projectCreate(input: {name: \"o\"}) { name id environments { edges { node { name id } } } } }",
+        json!({}),
+    )
+    .ok();
+    let name = r.text.find("\"name\":\"o\"").unwrap();
+    let id = r.text.find("\"id\"").unwrap();
+    let envs = r.text.find("\"environments\"").unwrap();
+    assert!(name < id && id < envs, "{}", r.text);
+}
