@@ -842,7 +842,7 @@ impl<'a, 's> Obj<'a, 's> {
             "staticUrl" => leaf(json!(d.static_url)),
             "url" => leaf(json!(d.static_url.as_ref().map(|u| format!("https://{u}")))),
             "createdAt" => leaf(ex.ts(d.created)),
-            "updatedAt" | "statusUpdatedAt" => leaf(ex.ts(ex.now.min(d.created + 3600.0))),
+            "updatedAt" | "statusUpdatedAt" => leaf(ex.ts(st.status_since(d, ex.now))),
             "projectId" => leaf(json!(d.project_id)),
             "serviceId" => leaf(json!(d.service_id)),
             "environmentId" => leaf(json!(d.env_id)),

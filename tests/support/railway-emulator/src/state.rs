@@ -1323,6 +1323,29 @@ impl State {
         natural
     }
 
+    /// When `d` entered the status it has at `now`.
+    pub(crate) fn status_since(&self, d: &Deployment, now: f64) -> f64 {
+        let q = self.timings.queued.as_secs_f64();
+        let b = q + self.timings.building.as_secs_f64();
+        match self.status(d, now) {
+            DeploymentStatus::Queued | DeploymentStatus::Failed => d.created,
+            DeploymentStatus::Building => d.created + q,
+            DeploymentStatus::Deploying => d.created + b,
+            DeploymentStatus::Success => d.created + self.total_secs(),
+            DeploymentStatus::Skipped => self.next_of(d).map_or(d.created, |n| n.created),
+            DeploymentStatus::Removed => d.cancelled_at.unwrap_or_else(|| {
+                self.deployments
+                    .iter()
+                    .filter(|m| {
+                        m.service_id == d.service_id && m.env_id == d.env_id && m.seq > d.seq
+                    })
+                    .filter_map(|m| self.success_time(m))
+                    .filter(|t| *t <= now)
+                    .fold(now, f64::min)
+            }),
+        }
+    }
+
     pub(crate) fn latest_deployment(&self, service: &str, env: &str) -> Option<&Deployment> {
         self.deployments
             .iter()

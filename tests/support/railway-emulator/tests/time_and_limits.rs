@@ -146,7 +146,7 @@ fn hourly_limit_answers_429_with_retry_after_and_records_early_returns() {
     );
     // Waiting the announced time (scaled) is enough.
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
-    std::thread::sleep(Duration::from_secs_f64(retry as f64 * 0.0002) + Duration::from_millis(5));
+    std::thread::sleep(Duration::from_secs_f64(retry as f64 * 0.0005) + Duration::from_millis(5));
     gql_as(&emu, "t-limited", Q, json!({})).ok();
     assert_eq!(emu.retry_after_violations().len(), 1);
 }
