@@ -105,7 +105,7 @@ fn hourly_limit_answers_429_with_retry_after_and_records_early_returns() {
             per_second: None,
         },
         Plan::Free,
-        0.0002,
+        0.0005,
     );
     for i in 0..5 {
         let r = gql_as(&emu, "t-limited", Q, json!({})).ok();
