@@ -274,20 +274,20 @@ fn check(plan: &EnvPlan, loc: &Location) -> Diagnostics {
                     .hint("rename the server (its variables derive from its folder name) or the extra variable"),
             );
         }
-        if let EnvValue::Static { value } = &e.value {
-            if let Err(why) = super::dotenv::quote(value) {
-                let at = e.origin.clone().unwrap_or_else(|| loc.clone());
-                diags.push(
-                    Diagnostic::error(
-                        at,
-                        format!(
-                            "the value of `{}` cannot be written to environment.env: it {why}",
-                            e.name
-                        ),
-                    )
-                    .hint("remove the offending characters from this field"),
-                );
-            }
+        if let EnvValue::Static { value } = &e.value
+            && let Err(why) = super::dotenv::quote(value)
+        {
+            let at = e.origin.clone().unwrap_or_else(|| loc.clone());
+            diags.push(
+                Diagnostic::error(
+                    at,
+                    format!(
+                        "the value of `{}` cannot be written to environment.env: it {why}",
+                        e.name
+                    ),
+                )
+                .hint("remove the offending characters from this field"),
+            );
         }
     }
     diags

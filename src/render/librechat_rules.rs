@@ -233,20 +233,20 @@ pub fn check(text: &str, env_names: &BTreeSet<String>, file: &Path, hint: &str) 
             "expected a mapping of server name to settings",
         ),
     }
-    if let Some(settings) = root.get("mcpSettings") {
-        if let Some(Value::Sequence(addrs)) = settings.get("allowedAddresses") {
-            for (i, a) in addrs.iter().enumerate() {
-                let ok = a.as_str().is_some_and(|s| {
-                    s.rsplit_once(':').is_some_and(|(h, p)| {
-                        !h.is_empty() && !h.contains('/') && p.parse::<u16>().is_ok()
-                    })
-                });
-                if !ok {
-                    c.err(
-                        &format!("mcpSettings.allowedAddresses.{i}"),
-                        "expected `host:port`",
-                    );
-                }
+    if let Some(settings) = root.get("mcpSettings")
+        && let Some(Value::Sequence(addrs)) = settings.get("allowedAddresses")
+    {
+        for (i, a) in addrs.iter().enumerate() {
+            let ok = a.as_str().is_some_and(|s| {
+                s.rsplit_once(':').is_some_and(|(h, p)| {
+                    !h.is_empty() && !h.contains('/') && p.parse::<u16>().is_ok()
+                })
+            });
+            if !ok {
+                c.err(
+                    &format!("mcpSettings.allowedAddresses.{i}"),
+                    "expected `host:port`",
+                );
             }
         }
     }
@@ -330,10 +330,10 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
         }
     }
     for f in INT_FIELDS {
-        if let Some(v) = m.get(*f) {
-            if !v.as_u64().is_some() {
-                c.err(&format!("{p}.{f}"), "Expected a non-negative integer");
-            }
+        if let Some(v) = m.get(*f)
+            && v.as_u64().is_none()
+        {
+            c.err(&format!("{p}.{f}"), "Expected a non-negative integer");
         }
     }
     for f in [
@@ -342,10 +342,10 @@ fn check_server(c: &mut Checker, name: &str, entry: &Value) {
         "requiresOAuth",
         "oauthRefreshCoordination",
     ] {
-        if let Some(v) = m.get(f) {
-            if !v.is_bool() {
-                c.err(&format!("{p}.{f}"), "Expected boolean");
-            }
+        if let Some(v) = m.get(f)
+            && !v.is_bool()
+        {
+            c.err(&format!("{p}.{f}"), "Expected boolean");
         }
     }
     // Rule 4: every customUserVars entry has a title and a description.

@@ -136,7 +136,7 @@ pub enum ServerSource {
         url: String,
         transport: Transport,
     },
-    Deployed(Deployed),
+    Deployed(Box<Deployed>),
 }
 
 /// Who owns a deployed service: shared servers are deployed once for every client.

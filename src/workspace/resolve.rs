@@ -166,24 +166,25 @@ fn resolve_librechat(
     diags: &mut Diagnostics,
 ) -> LibreChat {
     let lc = top.librechat.clone().unwrap_or_default();
-    if let Some(domain) = &lc.domain {
-        if let Err(e) = check_url(domain, false) {
-            diags.push(
-                Diagnostic::error(loc.clone().at("librechat.domain"), e)
-                    .hint("the public base URL of this client's LibreChat, e.g. \"https://chat.acme.com\""),
-            );
-        }
+    if let Some(domain) = &lc.domain
+        && let Err(e) = check_url(domain, false)
+    {
+        diags.push(
+            Diagnostic::error(loc.clone().at("librechat.domain"), e).hint(
+                "the public base URL of this client's LibreChat, e.g. \"https://chat.acme.com\"",
+            ),
+        );
     }
-    if let Some(image) = &lc.image {
-        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
-            diags.push(
-                Diagnostic::error(
-                    loc.clone().at("librechat.image"),
-                    format!("invalid image reference {image:?}"),
-                )
-                .hint("e.g. \"ghcr.io/danny-avila/librechat:v0.8.1\" (pin a tag or digest)"),
-            );
-        }
+    if let Some(image) = &lc.image
+        && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
+    {
+        diags.push(
+            Diagnostic::error(
+                loc.clone().at("librechat.image"),
+                format!("invalid image reference {image:?}"),
+            )
+            .hint("e.g. \"ghcr.io/danny-avila/librechat:v0.8.1\" (pin a tag or digest)"),
+        );
     }
     let env = lc.env.clone().unwrap_or_default();
     for k in env.keys() {
@@ -251,7 +252,10 @@ pub fn check_url(url: &str, allow_path: bool) -> Result<(), String> {
             "{url:?} contains characters that are not allowed in a URL (percent-encode them)"
         ));
     }
-    if !allow_path && rest.len() > host.len() && rest[host.len()..].trim_end_matches('/') != "" {
+    if !allow_path
+        && rest.len() > host.len()
+        && !rest[host.len()..].trim_end_matches('/').is_empty()
+    {
         return Err(format!("{url:?} should be a base URL without a path"));
     }
     Ok(())
@@ -360,9 +364,7 @@ fn resolve_server(
                     at("name"),
                     format!("`{}` has no `url`, so its folder is deployed, but {} does not exist", e.name, ws.relative(&folder).display()),
                 )
-                .hint(format!(
-                    "add a `url` for an external server, set \"server\" to the folder's name, or create the server from custom-mcp-servers/shared/base-mcp-template"
-                )),
+                .hint("add a `url` for an external server, set \"server\" to the folder's name, or create the server from custom-mcp-servers/shared/base-mcp-template".to_string()),
             );
             return None;
         }
@@ -452,7 +454,7 @@ fn resolve_server(
                 ));
             }
         }
-        source = ServerSource::Deployed(Deployed {
+        source = ServerSource::Deployed(Box::new(Deployed {
             folder,
             manifest_path,
             owner,
@@ -470,7 +472,7 @@ fn resolve_server(
             run: manifest.run.clone(),
             image: manifest.image.clone(),
             railway: manifest.railway.clone(),
-        });
+        }));
     }
 
     check_user_vars(&user_vars, credential_mode, &origin, &e, diags);
@@ -496,10 +498,10 @@ fn resolve_server(
             ("token_url", &oauth.token_url),
             ("revocation_endpoint", &oauth.revocation_endpoint),
         ] {
-            if let Some(v) = value {
-                if let Err(err) = check_url(v, true) {
-                    diags.push(Diagnostic::error(at(&format!("oauth.{field}")), err));
-                }
+            if let Some(v) = value
+                && let Err(err) = check_url(v, true)
+            {
+                diags.push(Diagnostic::error(at(&format!("oauth.{field}")), err));
             }
         }
         if oauth.authorization_url.is_none() || oauth.token_url.is_none() {
@@ -508,13 +510,13 @@ fn resolve_server(
                     .hint("or remove `oauth` and keep \"oauth_required\": true to let LibreChat discover the provider"),
             );
         }
-        if let Some(scope) = &oauth.scope {
-            if scope.contains("${") || scope.contains("{{") || scope.chars().any(char::is_control) {
-                diags.push(
+        if let Some(scope) = &oauth.scope
+            && (scope.contains("${") || scope.contains("{{") || scope.chars().any(char::is_control))
+        {
+            diags.push(
                     Diagnostic::error(at("oauth.scope"), "scope contains `${`, `{{` or control characters, which LibreChat would try to resolve")
                         .hint("write the literal scope string"),
                 );
-            }
         }
     }
 
@@ -627,22 +629,22 @@ fn check_manifest(
         ),
         _ => {}
     }
-    if let Some(image) = &m.image {
-        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
-            diags.push(Diagnostic::error(
-                loc.clone().at("image"),
-                format!("invalid image reference {image:?}"),
-            ));
-        }
+    if let Some(image) = &m.image
+        && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
+    {
+        diags.push(Diagnostic::error(
+            loc.clone().at("image"),
+            format!("invalid image reference {image:?}"),
+        ));
     }
     for (field, path) in [("path", &m.path), ("health_path", &m.health_path)] {
-        if let Some(p) = path {
-            if !p.starts_with('/') || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                diags.push(Diagnostic::error(
-                    loc.clone().at(field),
-                    format!("{p:?} must be an absolute path like \"/mcp\""),
-                ));
-            }
+        if let Some(p) = path
+            && (!p.starts_with('/') || p.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            diags.push(Diagnostic::error(
+                loc.clone().at(field),
+                format!("{p:?} must be an absolute path like \"/mcp\""),
+            ));
         }
     }
     if m.port == Some(0) {
@@ -651,16 +653,16 @@ fn check_manifest(
             "port 0 is not a port",
         ));
     }
-    if let Some(size) = m.size {
-        if size.cpus == 0 || size.memory_mb < 256 || size.memory_mb % 256 != 0 {
-            diags.push(
-                Diagnostic::error(
-                    loc.clone().at("size"),
-                    format!("size {}×{} MB is not deployable", size.cpus, size.memory_mb),
-                )
-                .hint("cpus ≥ 1 and memory_mb a multiple of 256"),
-            );
-        }
+    if let Some(size) = m.size
+        && (size.cpus == 0 || size.memory_mb < 256 || size.memory_mb % 256 != 0)
+    {
+        diags.push(
+            Diagnostic::error(
+                loc.clone().at("size"),
+                format!("size {}×{} MB is not deployable", size.cpus, size.memory_mb),
+            )
+            .hint("cpus ≥ 1 and memory_mb a multiple of 256"),
+        );
     }
     for (i, s) in m.secrets.iter().flatten().enumerate() {
         if !naming::is_env_name(s) {
@@ -759,13 +761,13 @@ fn check_user_vars(
                     .hint("LibreChat shows it to the user"),
             );
         }
-        if let Some(f) = &v.env_fallback {
-            if !naming::is_env_name(f) {
-                diags.push(Diagnostic::error(
-                    at(i, "env_fallback"),
-                    format!("invalid variable name `{f}`"),
-                ));
-            }
+        if let Some(f) = &v.env_fallback
+            && !naming::is_env_name(f)
+        {
+            diags.push(Diagnostic::error(
+                at(i, "env_fallback"),
+                format!("invalid variable name `{f}`"),
+            ));
         }
     }
 }
