@@ -58,46 +58,51 @@ pub fn dispatch(ctx: &mut Ctx, cli: Cli) -> Result<Outcome> {
 
 pub type Loaded = (String, std::result::Result<(Client, Rendered), Diagnostics>);
 
-/// Load and render clients, spread over the machine's cores, in the given order.
-pub fn load_and_render_all(ws: &Workspace, ids: &[String]) -> Vec<Loaded> {
-    let renderer = Renderer::new(ws);
+/// `f` over `items` on all cores, results in input order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(ids.len())
+        .min(items.len())
         .max(1);
-    let one = |id: &String| {
-        (
-            id.clone(),
-            crate::render::load_and_render(ws, &renderer, id),
-        )
-    };
     if threads == 1 {
-        return ids.iter().map(one).collect();
+        return items.iter().map(f).collect();
     }
-    let mut out: Vec<Option<Loaded>> = (0..ids.len()).map(|_| None).collect();
+    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     std::thread::scope(|s| {
+        let f = &f;
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let one = &one;
                 s.spawn(move || {
-                    ids.iter()
+                    items
+                        .iter()
                         .enumerate()
                         .skip(t)
                         .step_by(threads)
-                        .map(|(i, id)| (i, one(id)))
+                        .map(|(i, x)| (i, f(x)))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         for h in handles {
-            for (i, r) in h.join().expect("render thread") {
+            for (i, r) in h.join().expect("worker thread") {
                 out[i] = Some(r);
             }
         }
     });
     out.into_iter()
-        .map(|r| r.expect("every client rendered"))
+        .map(|r| r.expect("every item mapped"))
         .collect()
+}
+
+/// Load and render clients on all cores, in the given order.
+pub fn load_and_render_all(ws: &Workspace, ids: &[String]) -> Vec<Loaded> {
+    let renderer = Renderer::new(ws);
+    parallel_map(ids, |id| {
+        (
+            id.clone(),
+            crate::render::load_and_render(ws, &renderer, id),
+        )
+    })
 }
 
 /// All findings of a batch, each reported once (an error in `default` shows up for every client).

@@ -1,8 +1,9 @@
 //! `scalewize render`: write the generated files, or with `--check` only say whether they are current.
 
-use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
+use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all, parallel_map};
 use crate::cli::RenderArgs;
 use crate::error::{Error, Result};
+use crate::render::FileChange;
 
 pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
@@ -21,12 +22,24 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
         ));
     }
     ui.diagnostics(&diags, Some(&ws.root));
+    // Compare with the disk and write on all cores; report in order afterwards.
+    let changes: Vec<Vec<FileChange>> = parallel_map(&results, |(_, r)| {
+        let (_, rendered) = r.as_ref().expect("checked above");
+        rendered.changes()
+    });
+    if !args.check {
+        let pending: Vec<&FileChange> =
+            changes.iter().flatten().filter(|c| c.is_change()).collect();
+        for r in parallel_map(&pending, |c| c.apply()) {
+            r?;
+        }
+    }
     let mut changed = 0;
     let mut unchanged = 0;
-    for (_, r) in &results {
+    for ((_, r), client_changes) in results.iter().zip(&changes) {
         let (_, rendered) = r.as_ref().expect("checked above");
         let mut client_changed = false;
-        for change in rendered.changes() {
+        for change in client_changes {
             let rel = ws.relative(&change.path).display().to_string();
             if !change.is_change() {
                 unchanged += 1;
@@ -41,7 +54,6 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
                     ui.yellow(&format!("would {}", change.status()))
                 ));
             } else {
-                change.apply()?;
                 let verb = match change.status() {
                     "create" => ui.green("created"),
                     "delete" => ui.red("removed"),

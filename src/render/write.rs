@@ -74,11 +74,10 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
     }
+    // No fsync: the rename already keeps readers from seeing half a file, and these files can
+    // be regenerated; syncing each of thousands of files would dominate `render --all`.
     tmp.write_all(content)
         .map_err(|e| Error::io("write", path, e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("sync", path, e))?;
     tmp.persist(path)
         .map_err(|e| Error::io("replace", path, e.error))?;
     Ok(())

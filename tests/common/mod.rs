@@ -170,9 +170,25 @@ pub struct ValidatorRun {
     pub output: String,
 }
 
+static NPM_CI: std::sync::Once = std::sync::Once::new();
+
 impl Validator {
+    /// The validator, installed with `npm ci` on first use when a fresh machine lacks it.
     pub fn new() -> Self {
         let dir = shared_dir().join("tools/librechat-validate");
+        NPM_CI.call_once(|| {
+            if !dir.join("node_modules/librechat-data-provider").is_dir() {
+                let ok = Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(&dir)
+                    .status();
+                assert!(
+                    ok.is_ok_and(|s| s.success()),
+                    "`npm ci` failed in {}",
+                    dir.display()
+                );
+            }
+        });
         assert!(
             dir.join("node_modules/librechat-data-provider").is_dir(),
             "LibreChat's validator is not installed: run `npm ci` in {} (.ci/run does)",
