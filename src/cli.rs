@@ -56,11 +56,123 @@ pub enum Command {
         after_help = "Examples:\n  scalewize validate\n  scalewize validate client-a client-b"
     )]
     Validate(ValidateArgs),
-    /// Show what would change: generated files (and, later, live platforms and secrets).
-    #[command(
-        after_help = "Examples:\n  scalewize diff --local\n  scalewize diff --local --json\n  scalewize diff --local --detailed-exitcode --changed-since origin/main"
-    )]
+    /// Show what would change: generated files, live platforms, secrets (by fingerprint).
+    #[command(after_help = "Examples:\n  scalewize diff                           (everything, all clients)\n  scalewize diff client-a --out plan.json  (save the plan for `deploy --plan`)\n  scalewize diff --local --json            (generated files only, no platform calls)\n  scalewize diff --detailed-exitcode --changed-since origin/main")]
     Diff(DiffArgs),
+    /// Plan, confirm, apply, wait until healthy, print URLs.
+    #[command(after_help = "Examples:\n  scalewize deploy client-a                    (asks before changing anything)\n  scalewize deploy client-a --yes              (CI: no prompt)\n  scalewize deploy --all --yes --concurrency 4\n  scalewize deploy --changed-since origin/main --yes\n  scalewize deploy --plan plan.json --yes      (exactly the plan saved by `diff --out`)\n  scalewize deploy client-a --dry-run          (the plan; exit 2 when it would change something)\n\nA deploy with nothing to change makes no changes. Without a terminal, --yes is required.")]
+    Deploy(DeployArgs),
+    /// What is live: each service's platform, URL, state and MCP health (initialize + tools/list).
+    #[command(after_help = "Examples:\n  scalewize status\n  scalewize status client-a --json\n  scalewize status --orphans      (resources scalewize owns that no config describes)\n\nExits 1 when any service is down.")]
+    Status(StatusArgs),
+    /// Remove resources scalewize owns: a client's, a shared server's, or orphans.
+    #[command(after_help = "Examples:\n  scalewize destroy client-a\n  scalewize destroy --shared knowledge-base-mcp   (refused while a client enables it)\n  scalewize destroy --orphans --yes")]
+    Destroy(DestroyArgs),
+    /// Recent logs of a service (local: the supervisor's log file).
+    #[command(after_help = "Examples:\n  scalewize logs client-a custom-crm-mcp\n  scalewize logs client-a knowledge-base-mcp --lines 200\n  scalewize logs client-c servicedesk-mcp --user alice")]
+    Logs(LogsArgs),
+    /// Internal: supervise one local service (started by deploy).
+    #[command(name = "__supervise", hide = true)]
+    Supervise { record: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformArg {
+    /// Put every service this run touches (shared ones included) on this platform, for this run only.
+    #[arg(long, value_name = "PLATFORM", value_parser = ["local", "railway", "fly"])]
+    pub platform: Option<String>,
+}
+
+impl PlatformArg {
+    pub fn get(&self) -> Option<crate::workspace::PlatformName> {
+        use crate::workspace::PlatformName;
+        self.platform.as_deref().map(|p| match p {
+            "railway" => PlatformName::Railway,
+            "fly" => PlatformName::Fly,
+            _ => PlatformName::Local,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Clients to deploy.
+    pub clients: Vec<String>,
+    /// Every client.
+    #[arg(long)]
+    pub all: bool,
+    /// The clients affected by changes between REF and the working tree.
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+    /// Apply exactly this saved plan (from `diff --out`); refused if files or live state moved since.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["clients", "all", "changed_since"])]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show the plan and exit: 2 when it would change something, 0 when not.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How many services to deploy at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Stop starting new work after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Seconds to wait for each service to become healthy.
+    #[arg(long, default_value_t = 180)]
+    pub wait_timeout: u64,
+    #[command(flatten)]
+    pub platform: PlatformArg,
+    /// Machine-readable results on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Machine-readable status.
+    #[arg(long)]
+    pub json: bool,
+    /// List resources scalewize owns that no client config describes.
+    #[arg(long)]
+    pub orphans: bool,
+    #[command(flatten)]
+    pub platform: PlatformArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The client whose resources to remove.
+    #[arg(required_unless_present_any = ["shared", "orphans"])]
+    pub client: Option<String>,
+    /// Remove a shared server (refused while any client enables it).
+    #[arg(long, value_name = "SERVER", conflicts_with_all = ["client", "orphans"])]
+    pub shared: Option<String>,
+    /// Remove owned resources that no client config describes.
+    #[arg(long, conflicts_with_all = ["client", "shared"])]
+    pub orphans: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub platform: PlatformArg,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub client: String,
+    pub server: String,
+    /// The user, for a per-user-instance server.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// How many recent lines.
+    #[arg(long, default_value_t = 100)]
+    pub lines: usize,
+    #[command(flatten)]
+    pub platform: PlatformArg,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +218,11 @@ pub struct DiffArgs {
     /// Only the generated-files layer (no platform calls).
     #[arg(long)]
     pub local: bool,
+    /// Save the plan (with what was observed) for `deploy --plan`.
+    #[arg(long, value_name = "FILE", conflicts_with = "local")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub platform: PlatformArg,
     /// Only clients affected by changes between REF and the working tree (uncommitted and untracked included).
     #[arg(long, value_name = "REF")]
     pub changed_since: Option<String>,

@@ -141,6 +141,13 @@ pub struct Error {
     pub message: String,
     pub hint: Option<String>,
     pub diagnostics: Diagnostics,
+    /// Set when trying again later may succeed (network, 429, 5xx), with the wait the server asked for.
+    pub transient: Option<Transient>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transient {
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Error {
@@ -149,7 +156,18 @@ impl Error {
             message: message.into(),
             hint: None,
             diagnostics: Diagnostics::default(),
+            transient: None,
         }
+    }
+    /// An error worth retrying (after `retry_after`, when the server said).
+    pub fn transient(message: impl Into<String>, retry_after: Option<std::time::Duration>) -> Self {
+        Error {
+            transient: Some(Transient { retry_after }),
+            ..Error::new(message)
+        }
+    }
+    pub fn is_transient(&self) -> bool {
+        self.transient.is_some()
     }
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

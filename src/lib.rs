@@ -6,10 +6,14 @@
 // Diagnostics are the error type of loading and rendering by design; they are not on hot paths.
 #![allow(clippy::result_large_err)]
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod git;
+pub mod plan;
+pub mod platform;
+pub mod probe;
 pub mod render;
 pub mod secrets;
 pub mod ui;
@@ -20,6 +24,8 @@ use clap::Parser;
 
 /// Run the CLI with the process's arguments; returns the exit code (0, 1, or 2 for pending changes).
 pub fn run() -> i32 {
+    // reqwest uses rustls without a built-in provider: install ring's once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -7,6 +7,10 @@ use similar::{ChangeTag, TextDiff};
 use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
 use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
+use super::session::{runtime, secrets};
+use crate::apply::progress::Progress;
+use crate::plan::prepare::plan;
+use crate::plan::print_plan;
 use crate::render::FileChange;
 use crate::ui::Ui;
 
@@ -89,14 +93,38 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
             );
         }
     }
-    let pending = create + update + delete + deleted.len();
+    // The platform layer: live state against the desired state, secrets by fingerprint.
+    let mut platform_plan = None;
+    if !args.local {
+        let refs: Vec<_> = results.iter().map(|(_, r)| {
+            let (c, rendered) = r.as_ref().expect("checked above");
+            (c, rendered)
+        }).collect();
+        let source = secrets(&ws)?;
+        let rt = runtime()?;
+        let progress = Progress::new(ui.stderr_tty, ui.quiet || ui.json);
+        let planned = rt.block_on(plan(&ws, &refs, args.platform.get(), source.as_ref(), &progress))?;
+        if !ui.json {
+            print_plan(ui, &planned.plan);
+        }
+        if let Some(out) = &args.out {
+            let text = serde_json::to_string_pretty(&planned.plan).map_err(|e| Error::new(e.to_string()))?;
+            crate::render::write_atomic(out, text.as_bytes(), None)?;
+            ui.note(format!("saved the plan to {}; apply exactly it with `scalewize deploy --plan {}`", out.display(), out.display()));
+        }
+        platform_plan = Some(planned.plan);
+    }
+    let pending = create + update + delete + deleted.len() + platform_plan.as_ref().map_or(0, |p| p.actions.len());
     if args.json {
         let mut out = json!({
             "version": 1,
-            "layer": "files",
+            "layer": if args.local { "files" } else { "files+platforms" },
             "clients": clients_json,
             "summary": {"create": create, "update": update, "delete": delete, "clients": ids.len(), "clients_with_changes": with_changes},
         });
+        if let Some(p) = &platform_plan {
+            out["plan"] = serde_json::to_value(p).unwrap_or_default();
+        }
         if let Some((reference, affected)) = &changed_since {
             out["changed_since"] = json!({
                 "ref": reference,
@@ -107,17 +135,13 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
         ui.json_out(&out);
     } else {
         ui.result(format!(
-            "Plan: {} to create, {} to update, {} to delete ({} client(s), {} with changes{}).",
+            "Files: {} to create, {} to update, {} to delete ({} client(s), {} with changes{}).",
             create,
             update,
             delete,
             ids.len(),
             with_changes,
-            if deleted.is_empty() {
-                String::new()
-            } else {
-                format!(", {} deleted", deleted.len())
-            }
+            if deleted.is_empty() { String::new() } else { format!(", {} deleted", deleted.len()) }
         ));
     }
     Ok(if args.detailed_exitcode && pending > 0 {

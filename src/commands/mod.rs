@@ -1,8 +1,13 @@
 //! One file per subcommand; each orchestrates the library and reports. No business rules here.
 
+mod deploy;
+mod destroy;
 mod diff;
+mod logs;
 mod new;
 mod render;
+mod session;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -53,6 +58,14 @@ pub fn dispatch(ctx: &mut Ctx, cli: Cli) -> Result<Outcome> {
         Command::Render(a) => render::run(ctx, a),
         Command::Validate(a) => validate::run(ctx, a),
         Command::Diff(a) => diff::run(ctx, a),
+        Command::Deploy(a) => deploy::run(ctx, a),
+        Command::Status(a) => status::run(ctx, a),
+        Command::Destroy(a) => destroy::run(ctx, a),
+        Command::Logs(a) => logs::run(ctx, a),
+        Command::Supervise { record } => {
+            let code = crate::platform::local::supervisor::supervise(&record);
+            std::process::exit(code);
+        }
     }
 }
 

@@ -1,0 +1,47 @@
+//! `scalewize logs <client> <server>`: recent log lines of one service.
+
+use std::collections::BTreeSet;
+
+use super::session::runtime;
+use super::{Ctx, Outcome};
+use crate::cli::LogsArgs;
+use crate::error::{Error, Result};
+use crate::plan::service::{ServiceKey, LIBRECHAT};
+use crate::platform::Platforms;
+use crate::workspace::{CredentialMode, Owner};
+
+pub fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    ws.select(std::slice::from_ref(&args.client), false, false)?;
+    let client = ws
+        .load_client(&args.client)
+        .map_err(|ds| Error::from_diagnostics(format!("{} does not load", args.client), ds))?;
+    let (key, platform) = if args.server == LIBRECHAT {
+        (ServiceKey::librechat(&client.id), client.librechat.platform)
+    } else {
+        let server = client.server(&args.server).ok_or_else(|| {
+            let known: Vec<&str> = client.servers.iter().filter(|s| s.deployed().is_some()).map(|s| s.slug.as_str()).collect();
+            Error::new(format!("{} deploys no server `{}`", client.id, args.server)).hint(format!("its deployed servers: {}", known.join(", ")))
+        })?;
+        let d = server.deployed().ok_or_else(|| Error::new(format!("`{}` is external (it has a url): scalewize does not run it", args.server)))?;
+        let user = match (server.credential_mode, &args.user) {
+            (CredentialMode::PerUserInstance, None) => {
+                return Err(Error::new(format!("`{}` runs one instance per user", args.server)).hint(format!("pass --user, one of: {}", server.users.join(", "))))
+            }
+            (CredentialMode::PerUserInstance, Some(u)) => Some(u.as_str()),
+            _ => None,
+        };
+        let owner = match &d.owner {
+            Owner::Shared => Owner::Shared,
+            o => o.clone(),
+        };
+        (ServiceKey::new(&owner, &server.slug, user), d.platform)
+    };
+    let platform = args.platform.get().unwrap_or(platform);
+    let platforms = Platforms::connect(&ws, &BTreeSet::from([platform]))?;
+    let lines = runtime()?.block_on(platforms.get(platform).logs(&key, args.lines))?;
+    for l in lines {
+        ctx.ui.result(l);
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,96 @@
+//! What the platform-facing commands share: loading and rendering clients for a deploy, the
+//! secret source, an async runtime, confirmation, and printing per-client results.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use super::{collect_diagnostics, load_and_render_all, Ctx};
+use crate::error::{Error, Result};
+use crate::plan::SecretSource;
+use crate::render::{Rendered, SecretRef};
+use crate::secrets::Secret;
+use crate::workspace::{Client, Workspace};
+
+/// Load and render `ids`; refuse when the committed generated files differ from the render,
+/// since a deploy must match what is reviewed in git.
+pub fn load_for_deploy(ws: &Workspace, ids: &[String]) -> Result<Vec<(Client, Rendered)>> {
+    let results = load_and_render_all(ws, ids);
+    let diags = collect_diagnostics(&results);
+    if diags.has_errors() {
+        return Err(Error::from_diagnostics("fix these first; nothing was changed", diags));
+    }
+    let mut out = Vec::new();
+    let mut stale = Vec::new();
+    for (_, r) in results {
+        let (client, rendered) = r.expect("checked above");
+        for c in rendered.changes().into_iter().filter(|c| c.is_change()) {
+            stale.push(ws.relative(&c.path).display().to_string());
+        }
+        out.push((client, rendered));
+    }
+    if !stale.is_empty() {
+        return Err(Error::new(format!(
+            "the generated files differ from what the config renders: {}",
+            stale.join(", ")
+        ))
+        .hint("run `scalewize render`, review and commit the result, then deploy"));
+    }
+    Ok(out)
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(format!("cannot start the async runtime: {e}")))
+}
+
+/// Secrets for one run: the encrypted store (with its `SCALEWIZE_SECRET_…` overrides).
+pub fn secrets(ws: &Workspace) -> Result<Arc<dyn SecretSource>> {
+    Ok(Arc::new(StoreSource { store: crate::secrets::SecretStore::open(ws)? }))
+}
+
+struct StoreSource {
+    store: crate::secrets::SecretStore,
+}
+
+impl SecretSource for StoreSource {
+    fn value(&self, r: &SecretRef) -> Result<Secret> {
+        self.store.require(r)
+    }
+    fn fingerprint(&self, r: &SecretRef) -> Result<String> {
+        let v = self.store.require(r)?;
+        Ok(self.store.fingerprint(&r.name, &v)?.to_string())
+    }
+}
+
+/// Ask before changing anything: on a terminal, a typed `yes`; elsewhere `--yes` is required.
+pub fn confirm(ctx: &Ctx, yes: bool, question: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::new("refusing to change anything without confirmation: not running in a terminal")
+            .hint("pass --yes to apply non-interactively (CI), or --dry-run to only see the plan"));
+    }
+    let mut out = std::io::stderr();
+    let _ = write!(out, "{question} Only 'yes' is accepted: ");
+    let _ = out.flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::new(format!("cannot read the answer: {e}")))?;
+    if line.trim() == "yes" {
+        Ok(())
+    } else {
+        let _ = &ctx.ui;
+        Err(Error::new("cancelled; nothing was changed"))
+    }
+}
+
+/// The non-interactive rule, checked before any platform call.
+pub fn require_yes_off_terminal(yes: bool, dry_run: bool) -> Result<()> {
+    if yes || dry_run || std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(Error::new("refusing to deploy without confirmation: not running in a terminal, and --yes was not given")
+        .hint("pass --yes to apply non-interactively (CI), or --dry-run to only see the plan"))
+}

@@ -1,0 +1,163 @@
+//! `scalewize status`: what is live — each service's platform, URL, state and MCP health (a real
+//! initialize + tools/list with the token LibreChat would send). Exits 1 when any service is down.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::session::{runtime, secrets};
+use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
+use crate::cli::StatusArgs;
+use crate::error::{Error, Result};
+use crate::plan::desired::desired;
+use crate::plan::prepare::observe_all;
+use crate::plan::service::{ServiceKey, ServiceKind, SpecValue, SHARED_OWNER};
+use crate::platform::{Platforms, State};
+use crate::probe::{probe, Probe};
+use crate::workspace::{CredentialMode, USER_ID_HEADER};
+
+pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
+    ctx.ui.json = args.json;
+    let ws = ctx.workspace()?;
+    let ids = ws.select(&args.selection.clients, args.selection.all, true)?;
+    // --orphans needs every client's config to know what is described.
+    let all_ids = if args.orphans { ws.client_ids()? } else { ids.clone() };
+    let results = load_and_render_all(&ws, &all_ids);
+    let diags = collect_diagnostics(&results);
+    if diags.has_errors() {
+        return Err(Error::from_diagnostics("cannot tell what should be live: fix these first", diags));
+    }
+    let loaded: Vec<_> = results.into_iter().map(|(_, r)| r.expect("checked")).collect();
+    let all_refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
+    let selected_refs: Vec<_> = all_refs.iter().filter(|(c, _)| ids.contains(&c.id)).cloned().collect();
+    let specs = desired(&ws, &selected_refs, args.platform.get()).map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
+    let mut names: BTreeSet<_> = specs.values().map(|s| s.platform).collect();
+    if args.orphans {
+        names.extend(Platforms::available());
+    }
+    let platforms = Platforms::connect(&ws, &names)?;
+    let rt = runtime()?;
+    let mut owners: BTreeSet<String> = ids.iter().cloned().collect();
+    owners.insert(SHARED_OWNER.to_string());
+    let observed = rt.block_on(observe_all(&platforms, Some(&owners)))?;
+    let source = secrets(&ws).ok();
+
+    // Probe every running MCP service with the headers LibreChat sends.
+    let mut probes: BTreeMap<ServiceKey, Probe> = BTreeMap::new();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for spec in specs.values().filter(|s| s.kind == ServiceKind::Mcp) {
+            let Some(o) = observed.iter().find(|o| o.key == spec.key && o.platform == spec.platform) else { continue };
+            let (Some(url), State::Running) = (o.url.clone(), &o.state) else { continue };
+            let mut headers = Vec::new();
+            if let (Some(src), Some(SpecValue::Secret(r))) = (&source, spec.env.get("MCP_ACCESS_TOKEN")) {
+                match src.value(r) {
+                    Ok(t) => headers.push((crate::workspace::ACCESS_TOKEN_HEADER.to_string(), t.expose().to_string())),
+                    Err(e) => ctx.ui.debug(1, format!("{}: no token for the health probe: {}", spec.key, e.message)),
+                }
+            }
+            let per_user = selected_refs.iter().any(|(c, _)| c.servers.iter().any(|s| s.slug == spec.key.service && s.credential_mode == CredentialMode::PerUserHeader));
+            if per_user {
+                headers.push((USER_ID_HEADER.to_string(), "scalewize-status".to_string()));
+            }
+            let key = spec.key.clone();
+            tasks.push(tokio::spawn(async move { (key, probe(&url, &headers, Duration::from_secs(15)).await) }));
+        }
+        for t in tasks {
+            if let Ok((k, p)) = t.await {
+                probes.insert(k, p);
+            }
+        }
+    });
+
+    let ui = &ctx.ui;
+    let mut down = 0;
+    let mut rows = Vec::new();
+    for spec in specs.values() {
+        let o = observed.iter().find(|o| o.key == spec.key && o.platform == spec.platform);
+        let p = probes.get(&spec.key);
+        let (state, detail) = match o {
+            None => ("missing".to_string(), Some("not deployed".to_string())),
+            Some(o) => (o.state.as_str().to_string(), o.detail.clone()),
+        };
+        let healthy = match (o, p) {
+            (Some(o), _) if o.state != State::Running => false,
+            (Some(_), Some(p)) => p.ok,
+            (Some(_), None) => spec.kind == ServiceKind::LibreChat,
+            (None, _) => false,
+        };
+        if !healthy {
+            down += 1;
+        }
+        rows.push(json!({
+            "service": spec.key.to_string(),
+            "platform": spec.platform.as_str(),
+            "clients": spec.clients,
+            "url": o.and_then(|o| o.url.clone()),
+            "state": state,
+            "detail": detail,
+            "healthy": healthy,
+            "mcp": p,
+        }));
+    }
+    let mut orphans = Vec::new();
+    if args.orphans {
+        let everything = desired(&ws, &all_refs, args.platform.get()).map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
+        let all_live = rt.block_on(observe_all(&platforms, None))?;
+        for o in all_live {
+            if !everything.get(&o.key).is_some_and(|s| s.platform == o.platform) {
+                orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
+            }
+        }
+    }
+    if ui.json {
+        ui.json_out(&json!({"services": rows, "orphans": if args.orphans { Some(&orphans) } else { None }, "summary": {"services": rows.len(), "down": down}}));
+    } else {
+        ui.result(format!("{:<38} {:<8} {:<10} {:<18} {}", "SERVICE", "PLATFORM", "STATE", "MCP", "URL"));
+        for r in &rows {
+            let state = r["state"].as_str().unwrap_or_default();
+            let state_col = if r["healthy"].as_bool() == Some(true) { ui.green(state) } else { ui.red(state) };
+            let mcp = match r["mcp"].as_object() {
+                Some(m) if m["ok"].as_bool() == Some(true) => format!("{} tools, {} ms", m["tools"], m["latency_ms"]),
+                Some(_) => "unhealthy".to_string(),
+                None if r["service"].as_str().is_some_and(|s| s.ends_with("/librechat")) => "-".to_string(),
+                None => "not probed".to_string(),
+            };
+            ui.result(format!(
+                "{:<38} {:<8} {:<10} {:<18} {}",
+                r["service"].as_str().unwrap_or_default(),
+                r["platform"].as_str().unwrap_or_default(),
+                pad(&state_col, state, 10),
+                mcp,
+                r["url"].as_str().unwrap_or("-")
+            ));
+            if r["healthy"].as_bool() != Some(true) {
+                let why = r["mcp"]["error"].as_str().map(str::to_string).or_else(|| r["detail"].as_str().map(str::to_string));
+                if let Some(why) = why {
+                    ui.result(format!("{:<38} {}", "", ui.dim(&format!("↳ {why}"))));
+                }
+            }
+        }
+        if args.orphans {
+            if orphans.is_empty() {
+                ui.result("No orphans: every resource scalewize owns is described by a config.");
+            } else {
+                ui.result(format!("Orphans ({}), remove with `scalewize destroy --orphans`:", orphans.len()));
+                for o in &orphans {
+                    ui.result(format!("  {} on {}", o["service"].as_str().unwrap_or_default(), o["platform"].as_str().unwrap_or_default()));
+                }
+            }
+        }
+    }
+    if down > 0 {
+        return Err(Error::new(format!("{down} of {} service(s) are not healthy", rows.len()))
+            .hint("`scalewize deploy <client>` restores what is down; `scalewize logs <client> <server>` shows why it stopped"));
+    }
+    Ok(Outcome::Done)
+}
+
+/// Pad by the visible width (colour codes take none).
+fn pad(painted: &str, plain: &str, width: usize) -> String {
+    format!("{painted}{}", " ".repeat(width.saturating_sub(plain.chars().count())))
+}
