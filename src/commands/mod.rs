@@ -3,6 +3,7 @@
 mod diff;
 mod new;
 mod render;
+pub mod secret;
 mod validate;
 
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ pub fn dispatch(ctx: &mut Ctx, cli: Cli) -> Result<Outcome> {
         Command::Render(a) => render::run(ctx, a),
         Command::Validate(a) => validate::run(ctx, a),
         Command::Diff(a) => diff::run(ctx, a),
+        Command::Secret(a) => secret::run(ctx, a),
     }
 }
 
