@@ -49,7 +49,7 @@ impl TempWorkspace {
         ] {
             copy_dir(&root.join(d), &dir.path().join(d));
         }
-        for f in ["scalewize.json"] {
+        for f in ["scalewize.json", "example-only.age-identity.txt"] {
             if root.join(f).exists() {
                 std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
             }
@@ -144,7 +144,13 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .env_remove("SCALEWIZE_AGE_KEY");
+        .env_remove("SCALEWIZE_AGE_KEY")
+        .env_remove("SCALEWIZE_AGE_KEY_FILE");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SCALEWIZE_SECRET_") {
+            cmd.env_remove(k);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
