@@ -55,6 +55,61 @@ pub fn redact_headers<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> Vec<(
         .collect()
 }
 
+/// A URL as it may be logged: passwords in the authority and sensitive query parameters
+/// (`token`, `key`, `secret`, `auth`, `password`… in the name) are masked.
+pub fn redact_url(url: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (base, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    format!("{scheme}://{user}:{REDACTED}@{host}{path}")
+                }
+                None => head.to_string(),
+            }
+        }
+        None => head.to_string(),
+    };
+    if let Some(q) = query {
+        let parts: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if is_sensitive_header(k) => format!("{k}={REDACTED}"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&parts.join("&"));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// One request for `-vvv` output: method, URL and headers, credentials masked.
+pub fn format_request<N: AsRef<str>, V: AsRef<str>>(
+    method: &str,
+    url: &str,
+    headers: &[(N, V)],
+) -> String {
+    let mut s = format!("{method} {}", redact_url(url));
+    for (n, v) in redact_headers(headers) {
+        s.push_str(&format!("\n  {n}: {v}"));
+    }
+    s
+}
+
 /// Values shorter than this are not searched for: they would match everywhere, and a value
 /// that short protects nothing anyway.
 pub const MIN_REDACTED_LEN: usize = 4;
@@ -173,6 +228,35 @@ mod tests {
         assert_eq!(get("User-Agent"), "scalewize/0.1");
         // A bare token in Authorization (no scheme) is masked whole.
         assert_eq!(redact_header("authorization", "abc"), REDACTED);
+    }
+
+    #[test]
+    fn urls_and_requests_are_masked() {
+        assert_eq!(
+            redact_url("https://u:hunter2@db.example:5432/x?token=abc&page=2#top"),
+            "https://u:<redacted>@db.example:5432/x?token=<redacted>&page=2#top"
+        );
+        assert_eq!(
+            redact_url("https://api.machines.dev/v1/apps?org_slug=acme"),
+            "https://api.machines.dev/v1/apps?org_slug=acme"
+        );
+        assert_eq!(
+            redact_url("/graphql?api_key=k"),
+            "/graphql?api_key=<redacted>"
+        );
+        let r = format_request(
+            "POST",
+            "https://backboard.railway.com/graphql/v2",
+            &[
+                ("Authorization", "Bearer rw_123"),
+                ("Content-Type", "application/json"),
+            ],
+        );
+        assert_eq!(
+            r,
+            "POST https://backboard.railway.com/graphql/v2\n  Authorization: Bearer <redacted>\n  Content-Type: application/json"
+        );
+        assert!(!r.contains("rw_123"));
     }
 
     #[test]
