@@ -99,6 +99,21 @@ fn load_client(ws: &Workspace, id: &str) -> Result<Client> {
     })
 }
 
+/// The workspace key is managed by scalewize: created on first need, replaced only by `rotate`.
+fn refuse_fingerprint_key(r: &SecretRef, verb: &str) -> Result<()> {
+    if r.name == secrets::FINGERPRINT_KEY {
+        return Err(Error::new(format!(
+            "{} is the workspace's fingerprint key and cannot be {verb} by hand",
+            secrets::FINGERPRINT_KEY
+        ))
+        .hint(format!(
+            "scalewize creates it on the first write; to replace it (every fingerprint changes): scalewize secret rotate default {}",
+            secrets::FINGERPRINT_KEY
+        )));
+    }
+    Ok(())
+}
+
 /// A user namespace for someone the client does not list is probably a typo.
 fn warn_if_unknown_user(ctx: &Ctx, ws: &Workspace, r: &SecretRef) {
     if let SecretScope::User { client, user } = &r.scope
@@ -132,6 +147,7 @@ fn set(ctx: &mut Ctx, args: SecretSetArgs) -> Result<Outcome> {
     let a = &args.target;
     let ws = ctx.workspace()?;
     let r = target(&ws, &a.client, a.user.as_deref(), &a.name)?;
+    refuse_fingerprint_key(&r, "set")?;
     let store = open_store(ctx, &ws)?;
     secrets::parse_recipients(&ws.settings.recipients)?;
     store.check_identity()?;
@@ -177,6 +193,7 @@ fn set(ctx: &mut Ctx, args: SecretSetArgs) -> Result<Outcome> {
 fn rm(ctx: &mut Ctx, a: SecretNameArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let r = target(&ws, &a.client, a.user.as_deref(), &a.name)?;
+    refuse_fingerprint_key(&r, "removed")?;
     let store = open_store(ctx, &ws)?;
     if store.remove(&r)? {
         ctx.ui.result(format!(
