@@ -6,7 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
-  scalewize new client-a --name \"Client A Corporation\"   scaffold client-configs/client-a/
+  scalewize new client-a --name \"Client A Corporation\"   scaffold client-configs/client-a/ (and generate its secrets)
+  scalewize secret set client-a MONGO_URI < uri.txt       store a value, encrypted (read from stdin, never argv)
+  scalewize secret list client-a                          names, owners and fingerprints, never values
   scalewize render --all                                  write every client's librechat.yaml + environment.env
   scalewize validate                                      check everything, write nothing
   scalewize diff --local --detailed-exitcode              what render would change (exit 2 if anything)
@@ -71,6 +73,9 @@ pub enum Command {
     /// Recent logs of a service (local: the supervisor's log file).
     #[command(after_help = "Examples:\n  scalewize logs client-a custom-crm-mcp\n  scalewize logs client-a knowledge-base-mcp --lines 200\n  scalewize logs client-c servicedesk-mcp --user alice")]
     Logs(LogsArgs),
+    /// Manage the encrypted secret store (client-configs/<client>/secrets.env).
+    #[command(after_help = SECRET_HELP)]
+    Secret(SecretArgs),
     /// Internal: supervise one local service (started by deploy).
     #[command(name = "__supervise", hide = true)]
     Supervise { record: PathBuf },
@@ -173,6 +178,117 @@ pub struct LogsArgs {
     pub lines: usize,
     #[command(flatten)]
     pub platform: PlatformArg,
+}
+
+const SECRET_HELP: &str = "\
+Examples:
+  scalewize secret set client-a MONGO_URI < uri.txt            value from stdin (a hidden prompt on a terminal)
+  scalewize secret set client-c --user alice SDP_REFRESH_TOKEN < token.txt
+  scalewize secret set default OPENAI_API_KEY < key.txt        the shared store: every client inherits it
+  scalewize secret list client-a                               names, owners, fingerprints; never values
+  scalewize secret generate client-a                           fill in missing generated credentials and tokens
+  scalewize secret rotate client-a JWT_SECRET                  replace one generated value
+  scalewize secret rm client-a MONGO_URI
+
+Each value is encrypted with age to the \"recipients\" in scalewize.json. Decrypting needs an identity:
+SCALEWIZE_AGE_KEY (the AGE-SECRET-KEY-1… text), else SCALEWIZE_AGE_KEY_FILE (a path), else
+\"identity_file\" in scalewize.json. SCALEWIZE_SECRET_<CLIENT>__<NAME> (upper snake case; per user:
+SCALEWIZE_SECRET_<CLIENT>__<USER>__<NAME>; the shared store: DEFAULT) overrides one value for one run.";
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    #[command(subcommand)]
+    pub command: SecretCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store one value, read from stdin (a hidden prompt on a terminal), never from the command line.
+    #[command(
+        after_help = "Examples:\n  scalewize secret set client-a MONGO_URI < uri.txt\n  printf %s \"$TOKEN\" | scalewize secret set client-a CUSTOM_CRM_MCP_TOKEN\n  scalewize secret set client-c --user alice SDP_REFRESH_TOKEN     (prompts, input hidden)\n  scalewize secret set default KNOWLEDGE_BASE_MCP_TOKEN < token.txt\n\nOne trailing newline is dropped; an empty value is refused. Only the secret's line of\nsecrets.env changes. Needs the identity when the store already holds values (it proves the\nkey can read the store, and prints the new fingerprint)."
+    )]
+    Set(SecretSetArgs),
+    /// Remove one value from a client's (or the shared) store.
+    #[command(
+        after_help = "Examples:\n  scalewize secret rm client-a MONGO_URI\n  scalewize secret rm client-c --user alice SDP_REFRESH_TOKEN\n\nA client's rm never touches values it inherits from default."
+    )]
+    Rm(SecretNameArgs),
+    /// List names, owners, sources and fingerprints (never values), and what is missing.
+    #[command(
+        after_help = "Examples:\n  scalewize secret list client-a\n  scalewize secret list client-c --user alice\n  scalewize secret list default\n  scalewize secret list client-a --json\n\nFingerprints (hmac-sha256:…) are keyed by the workspace key in the shared store, so listing\nneeds the identity."
+    )]
+    List(SecretListArgs),
+    /// Fill in every missing generated secret: LibreChat's credentials and the services' access tokens.
+    #[command(
+        after_help = "Examples:\n  scalewize secret generate client-a\n  scalewize secret generate default     (the fingerprint key and shared services' tokens)\n\nExisting values never change; `scalewize secret rotate` replaces one."
+    )]
+    Generate(SecretClientArgs),
+    /// Replace one generated secret with a fresh random value.
+    #[command(
+        after_help = "Examples:\n  scalewize secret rotate client-a JWT_SECRET\n  scalewize secret rotate client-a CUSTOM_CRM_MCP_TOKEN\n  scalewize secret rotate client-c --user alice SERVICEDESK_MCP_TOKEN\n  scalewize secret rotate default KNOWLEDGE_BASE_MCP_TOKEN\n\nOnly generated secrets rotate here; set others with `scalewize secret set`."
+    )]
+    Rotate(SecretNameArgs),
+    /// Re-encrypt every value to the current recipients (after adding or removing one).
+    #[command(
+        after_help = "Examples:\n  scalewize secret reencrypt            every client and the shared store\n  scalewize secret reencrypt client-a\n\nEvery line of the stores touched changes (age ciphertexts are randomized); values do not."
+    )]
+    Reencrypt(SecretReencryptArgs),
+    /// Create an age key pair: the identity goes to a new file (mode 0600), the public key to stdout.
+    #[command(
+        after_help = "Examples:\n  scalewize secret keygen --out ~/.config/scalewize/age-identity.txt\n\nThen add the printed public key to \"recipients\" in scalewize.json, export\nSCALEWIZE_AGE_KEY_FILE=<that file> (or SCALEWIZE_AGE_KEY=<its key line> in CI), and run\n`scalewize secret reencrypt` from a machine that can already decrypt."
+    )]
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretClientArgs {
+    /// The client id, or `default` for the shared store.
+    pub client: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretNameArgs {
+    /// The client id, or `default` for the shared store.
+    pub client: String,
+    /// One end user's namespace (per-user secrets).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The secret's name, e.g. MONGO_URI.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretSetArgs {
+    #[command(flatten)]
+    pub target: SecretNameArgs,
+    /// Anything after NAME: refused, so a value typed on the command line is never echoed.
+    #[arg(hide = true, num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretListArgs {
+    /// The client id, or `default` for the shared store.
+    pub client: String,
+    /// Only this user's namespace.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Machine-readable listing on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretReencryptArgs {
+    /// Clients to re-encrypt (default: every client and the shared store).
+    pub clients: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the identity (a new file; never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,16 @@ pub fn run() -> i32 {
                 clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 1,
                 _ => 1,
             };
+            // Under `secret`, an unexpected argument may be a value typed on the command line:
+            // say so without repeating it.
+            if e.kind() == clap::error::ErrorKind::UnknownArgument
+                && std::env::args_os().any(|a| a == "secret")
+            {
+                eprintln!(
+                    "error: unexpected argument (not repeated here: it may be a value)\n  hint: secret values are read from stdin, never from the command line: scalewize secret set <client> NAME < value.txt; see `scalewize secret --help`"
+                );
+                return 1;
+            }
             let _ = e.print();
             return code;
         }

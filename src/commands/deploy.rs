@@ -57,7 +57,7 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
     };
     let loaded = load_for_deploy(&ws, &ids)?;
     let refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
-    let source = secrets(&ws)?;
+    let source = secrets(ctx, &ws)?;
     let rt = runtime()?;
     let progress = Arc::new(Progress::new(ctx.ui.stderr_tty, ctx.ui.quiet || ctx.ui.json));
     let planned = rt.block_on(plan(&ws, &refs, override_platform, source.as_ref(), &progress))?;

@@ -95,7 +95,7 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
     }
     confirm(ctx, args.yes, "Destroy these resources?")?;
     let progress = Arc::new(Progress::new(ctx.ui.stderr_tty, ctx.ui.quiet));
-    let source = match secrets(&ws) {
+    let source = match secrets(ctx, &ws) {
         Ok(s) => s,
         Err(_) => Arc::new(NoSecrets),
     };

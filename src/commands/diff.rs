@@ -100,7 +100,7 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
             let (c, rendered) = r.as_ref().expect("checked above");
             (c, rendered)
         }).collect();
-        let source = secrets(&ws)?;
+        let source = secrets(ctx, &ws)?;
         let rt = runtime()?;
         let progress = Progress::new(ui.stderr_tty, ui.quiet || ui.json);
         let planned = rt.block_on(plan(&ws, &refs, args.platform.get(), source.as_ref(), &progress))?;

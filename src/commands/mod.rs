@@ -6,6 +6,7 @@ mod diff;
 mod logs;
 mod new;
 mod render;
+pub mod secret;
 mod session;
 mod status;
 mod validate;
@@ -58,6 +59,7 @@ pub fn dispatch(ctx: &mut Ctx, cli: Cli) -> Result<Outcome> {
         Command::Render(a) => render::run(ctx, a),
         Command::Validate(a) => validate::run(ctx, a),
         Command::Diff(a) => diff::run(ctx, a),
+        Command::Secret(a) => secret::run(ctx, a),
         Command::Deploy(a) => deploy::run(ctx, a),
         Command::Status(a) => status::run(ctx, a),
         Command::Destroy(a) => destroy::run(ctx, a),

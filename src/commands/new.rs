@@ -4,7 +4,9 @@
 use super::{Ctx, Outcome};
 use crate::cli::NewArgs;
 use crate::error::{Error, Result};
+use crate::render::env_plan::{set_command, store_path};
 use crate::render::{self, Renderer};
+use crate::secrets;
 use crate::workspace::naming;
 
 pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
@@ -37,6 +39,23 @@ pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
         )
     })?;
 
+    // Its generated secrets (LibreChat's credentials, service tokens), encrypted in memory.
+    // Writing to the store needs recipients, and an identity that can read the store.
+    let nothing = |e: Error| Error {
+        message: format!("{}; nothing was created", e.message),
+        ..e
+    };
+    let store = super::secret::open_store(ctx, &ws)?;
+    secrets::parse_recipients(&ws.settings.recipients).map_err(nothing)?;
+    store.check_identity().map_err(nothing)?;
+    let generated = secrets::generate::missing(&store, &secrets::generate::generatable(&client))
+        .map_err(nothing)?;
+    let items: Vec<_> = generated
+        .iter()
+        .map(|(g, v)| (g.r.clone(), v.clone()))
+        .collect();
+    let staged_secrets = store.stage(&items, &[]).map_err(nothing)?;
+
     // Stage everything in a hidden sibling folder, then rename it into place.
     let staging = tempfile::Builder::new()
         .prefix(&format!(".scalewize-new-{id}-"))
@@ -51,6 +70,18 @@ pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
     for f in &rendered.files {
         render::write_atomic(&stage(&f.path), f.content.as_bytes(), None)?;
     }
+    let mut shared_files = Vec::new();
+    for s in staged_secrets {
+        if s.path.starts_with(&dir) {
+            render::write_atomic(&stage(&s.path), s.content.as_bytes(), None)?;
+            store.remember_staged(s);
+        } else {
+            shared_files.push(s);
+        }
+    }
+    // Values the shared store lacked (the fingerprint key, shared services' tokens) are filled in
+    // first: harmless if the rename below fails.
+    store.commit(shared_files)?;
     let staged = staging.keep();
     std::fs::rename(&staged, &dir).map_err(|e| {
         let _ = std::fs::remove_dir_all(&staged);
@@ -62,6 +93,28 @@ pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
     ui.say(format!("  {}", ws.relative(&client.file).display()));
     for f in &rendered.files {
         ui.say(format!("  {}", ws.relative(&f.path).display()));
+    }
+    for (g, _) in &generated {
+        ui.say(format!(
+            "  {} {} ({}) in {}",
+            ui.green("generated"),
+            g.r.name,
+            g.purpose,
+            store_path(&g.r.scope)
+        ));
+    }
+    let missing: Vec<_> = secrets::needs(&ws, &client)
+        .into_iter()
+        .filter(|n| !store.contains(&n.r).unwrap_or(true))
+        .collect();
+    for n in &missing {
+        ui.say(format!(
+            "  {} {} ({}): {} < value.txt",
+            ui.yellow("to set"),
+            n.r.name,
+            n.purpose,
+            set_command(&n.r)
+        ));
     }
     for n in &rendered.notes {
         ui.note(n);

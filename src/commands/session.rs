@@ -46,8 +46,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Secrets for one run: the encrypted store (with its `SCALEWIZE_SECRET_…` overrides).
-pub fn secrets(ws: &Workspace) -> Result<Arc<dyn SecretSource>> {
-    Ok(Arc::new(StoreSource { store: crate::secrets::SecretStore::open(ws)? }))
+pub fn secrets(ctx: &Ctx, ws: &Workspace) -> Result<Arc<dyn SecretSource>> {
+    Ok(Arc::new(StoreSource { store: super::secret::open_store(ctx, ws)? }))
 }
 
 struct StoreSource {

@@ -41,7 +41,7 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     let mut owners: BTreeSet<String> = ids.iter().cloned().collect();
     owners.insert(SHARED_OWNER.to_string());
     let observed = rt.block_on(observe_all(&platforms, Some(&owners)))?;
-    let source = secrets(&ws).ok();
+    let source = secrets(ctx, &ws).ok();
 
     // Probe every running MCP service with the headers LibreChat sends.
     let mut probes: BTreeMap<ServiceKey, Probe> = BTreeMap::new();

@@ -369,9 +369,15 @@ pub struct WorkspaceFile {
     /// Prefix of every name scalewize creates on a platform (default `sw`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    /// age public keys the secret store encrypts to.
+    /// age public keys (`age1…`) the secret store encrypts every value to: one per person or CI
+    /// system that may read the secrets (`scalewize secret keygen` makes a key pair).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<String>>,
+    /// A file holding the age identity (secret key) that decrypts the store, relative to the
+    /// workspace root; used when neither `SCALEWIZE_AGE_KEY` nor `SCALEWIZE_AGE_KEY_FILE` is set.
+    /// Keep real keys out of git: scalewize warns when this file is committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub railway: Option<RailwaySettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -206,6 +206,7 @@ fn load_settings(root: &Path) -> Result<Settings, Diagnostic> {
     Ok(Settings {
         prefix,
         recipients: file.recipients.unwrap_or_default(),
+        identity_file: file.identity_file.map(PathBuf::from),
         railway: file.railway.unwrap_or_default(),
         fly: file.fly.unwrap_or_default(),
     })

@@ -22,6 +22,8 @@ pub const DEFAULT_PREFIX: &str = "sw";
 pub struct Settings {
     pub prefix: String,
     pub recipients: Vec<String>,
+    /// `identity_file` as written (relative to the root); the secret store resolves it.
+    pub identity_file: Option<PathBuf>,
     pub railway: super::files::RailwaySettings,
     pub fly: super::files::FlySettings,
 }

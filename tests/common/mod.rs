@@ -2,6 +2,8 @@
 //! running the real binary, and LibreChat's real validator from ../shared.
 #![allow(dead_code)]
 
+pub mod canary;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -49,7 +51,7 @@ impl TempWorkspace {
         ] {
             copy_dir(&root.join(d), &dir.path().join(d));
         }
-        for f in ["scalewize.json"] {
+        for f in ["scalewize.json", "example-only.age-identity.txt"] {
             if root.join(f).exists() {
                 std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
             }
@@ -84,6 +86,11 @@ impl TempWorkspace {
 
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         run_in(self.path(), args, env)
+    }
+
+    /// Run with `stdin` piped in (e.g. a value for `secret set`).
+    pub fn run_stdin(&self, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
+        run_in_with_stdin(self.path(), args, env, Some(stdin))
     }
 
     /// Every file under the workspace, relative, sorted (to prove a command wrote nothing).
@@ -140,19 +147,48 @@ pub fn bin() -> &'static str {
 }
 
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_in_with_stdin(dir, args, env, None)
+}
+
+/// Run the binary; stdin is `input` when given, else empty (never the test runner's terminal).
+pub fn run_in_with_stdin(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Option<&[u8]>,
+) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .env_remove("SCALEWIZE_AGE_KEY");
+        .env_remove("SCALEWIZE_AGE_KEY")
+        .env_remove("SCALEWIZE_AGE_KEY_FILE");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SCALEWIZE_SECRET_") {
+            cmd.env_remove(k);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run scalewize");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        if let Some(bytes) = input {
+            // The command may exit before reading (e.g. a usage error): ignore a broken pipe.
+            let _ = stdin.write_all(bytes);
+        }
     }
     let Output {
         status,
         stdout,
         stderr,
-    } = cmd.output().expect("run scalewize");
+    } = child.wait_with_output().expect("run scalewize");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

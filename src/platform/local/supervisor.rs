@@ -54,8 +54,8 @@ pub fn supervise(record_path: &Path) -> i32 {
     let run_path = record_path.with_extension("run.json");
     // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGTERM, on_signal as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
     }
     let me = std::process::id();
     let write = |child: Option<u32>, status: RunStatus, restarts: usize, last_exit: Option<String>| {
