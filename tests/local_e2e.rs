@@ -8,40 +8,14 @@ mod common;
 mod fake_ghl;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
+use common::local::{pid_alive, pids, run, Cleanup};
 use common::TempWorkspace;
 use scalewize_mcp_kit::testing::{call_tool, connect};
 use serde_json::{json, Value};
 
 const ALICE_KEY: &str = "pit-alice-0000-1111-aaaa";
 const BOB_KEY: &str = "pit-bob-2222-3333-bbbb";
-
-/// The server binaries, built once by cargo in the repository (the deploy under test takes them prebuilt).
-pub fn server_bins() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let root = common::repo_root();
-    BUILT.call_once(|| {
-        let ok = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "knowledge-base-mcp", "-p", "custom-crm-mcp", "-p", "custom-erp-mcp", "-p", "custom-hr-mcp", "-p", "servicedesk-mcp"])
-            .current_dir(&root)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "building the example servers failed");
-    });
-    PathBuf::from(common::bin()).parent().unwrap().to_path_buf()
-}
-
-pub fn env_for(ws: &TempWorkspace) -> Vec<(String, String)> {
-    let _ = ws;
-    vec![("SCALEWIZE_LOCAL_BIN_DIR".into(), server_bins().display().to_string())]
-}
-
-pub fn run(ws: &TempWorkspace, args: &[&str]) -> common::Run {
-    let env = env_for(ws);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    ws.run_env(args, &env)
-}
 
 fn resolved_env(ws: &TempWorkspace, client: &str) -> BTreeMap<String, String> {
     let text = ws.read(&format!(".scalewize/{client}/environment.env"));
@@ -77,29 +51,6 @@ async fn session(url: &str, headers: &[(String, String)]) -> scalewize_mcp_kit::
     connect(url, None, &hs).await.unwrap_or_else(|e| panic!("connect {url}: {e}"))
 }
 
-fn pids(ws: &TempWorkspace) -> Vec<(String, u32, Option<u32>)> {
-    let dir = ws.path().join(".scalewize/local/services");
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.to_string_lossy().ends_with(".run.json") {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            out.push((
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                v["supervisor_pid"].as_u64().unwrap() as u32,
-                v["child_pid"].as_u64().map(|x| x as u32),
-            ));
-        }
-    }
-    out.sort();
-    out
-}
-
-pub fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().rsplit(')').next().unwrap_or("").trim_start().starts_with('Z')
-}
-
 fn snapshot_configs(ws: &TempWorkspace) -> Vec<(String, Vec<u8>)> {
     ws.snapshot().into_iter().filter(|(p, _)| p.starts_with("client-configs/")).collect()
 }
@@ -107,6 +58,7 @@ fn snapshot_configs(ws: &TempWorkspace) -> Vec<(String, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deploy_talk_redeploy_recover_destroy() {
     let ws = TempWorkspace::example();
+    let _cleanup = Cleanup(&ws);
     let upstream = fake_ghl::start(vec![
         fake_ghl::Account { key: ALICE_KEY, location: "loc-alice", contacts: vec![json!({"id": "c-a", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@a.example", "locationId": "loc-alice"})] },
         fake_ghl::Account { key: BOB_KEY, location: "loc-bob", contacts: vec![json!({"id": "c-b", "firstName": "Grace", "lastName": "Hopper", "email": "grace@b.example", "locationId": "loc-bob"})] },
@@ -201,8 +153,10 @@ async fn deploy_talk_redeploy_recover_destroy() {
     assert_eq!(tokio::task::block_in_place(|| run(&ws, &["destroy", "client-a", "--yes"])).code, 0);
     let refused = tokio::task::block_in_place(|| run(&ws, &["destroy", "--shared", "knowledge-base-mcp", "--yes"]));
     assert_eq!(refused.code, 1, "refused while client-a enables it: {refused:?}");
-    let cfg = ws.read(p).replace("\"name\": \"Knowledge Base\",\n      \"enabled\": true", "\"name\": \"Knowledge Base\",\n      \"enabled\": false");
-    ws.write(p, &cfg);
+    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
+    let kb = cfg["mcp_servers"].as_array_mut().unwrap().iter_mut().find(|s| s["name"] == "Knowledge Base").unwrap();
+    kb["enabled"] = json!(false);
+    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
     let gone = tokio::task::block_in_place(|| run(&ws, &["destroy", "--shared", "knowledge-base-mcp", "--yes"]));
     assert_eq!(gone.code, 0, "{gone:?}");
     for (name, sup, child) in all {

@@ -3,22 +3,13 @@
 
 mod common;
 
-#[path = "local_e2e.rs"]
-#[allow(dead_code)]
-mod e2e;
-
+use common::local::{pid_alive, run, run_with, Cleanup};
 use common::TempWorkspace;
-use e2e::{pid_alive, run};
-
-fn destroy_all(ws: &TempWorkspace) {
-    let p = "client-configs/client-b/mcp-servers.json";
-    let _ = run(ws, &["destroy", "client-b", "--yes"]);
-    let _ = p;
-}
 
 #[test]
 fn a_saved_plan_applies_exactly_and_is_refused_when_things_moved() {
     let ws = TempWorkspace::example();
+    let _cleanup = Cleanup(&ws);
     let diff = run(&ws, &["diff", "client-b", "--out", "plan.json"]);
     assert_eq!(diff.code, 0, "{diff:?}");
     assert!(diff.stdout.contains("+ client-b/custom-erp-mcp"), "{diff:?}");
@@ -46,7 +37,6 @@ fn a_saved_plan_applies_exactly_and_is_refused_when_things_moved() {
     let refused = run(&ws, &["deploy", "--plan", "plan3.json", "--yes"]);
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(refused.stderr.contains("what is live changed"), "{refused:?}");
-    destroy_all(&ws);
 }
 
 #[test]
@@ -73,17 +63,18 @@ fn a_crashing_server_is_marked_crashloop() {
     let p = "client-configs/client-b/mcp-servers.json";
     ws.write(p, &ws.read(p).replace("\"mcp_servers\": [", "\"mcp_servers\": [\n    {\"name\": \"Flaky\", \"type\": \"client-specific\"},"));
     assert_eq!(run(&ws, &["render", "client-b"]).code, 0);
-    let env = e2e::env_for(&ws);
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("SCALEWIZE_TIME_SCALE", "0.05"));
-    let deploy = ws.run_env(&["deploy", "client-b", "--yes"], &env);
+    // A new deployed server needs its access token: generate it (and nothing else).
+    assert_eq!(run(&ws, &["secret", "generate", "client-b"]).code, 0);
+    let _cleanup = Cleanup(&ws);
+    let env = [("SCALEWIZE_TIME_SCALE", "0.05")];
+    let deploy = run_with(&ws, &["deploy", "client-b", "--yes"], &env);
     assert_eq!(deploy.code, 1, "{deploy:?}");
     assert!(deploy.all().contains("crashloop"), "{deploy:?}");
     assert!(deploy.stdout.contains("client-b") && deploy.stdout.contains("FAILED"), "per-client result: {deploy:?}");
-    let status = ws.run_env(&["status", "client-b"], &env);
+    let status = run_with(&ws, &["status", "client-b"], &env);
     assert_eq!(status.code, 1);
     assert!(status.stdout.contains("crashloop"), "{status:?}");
-    let logs = ws.run_env(&["logs", "client-b", "flaky-mcp"], &env);
+    let logs = run_with(&ws, &["logs", "client-b", "flaky-mcp"], &env);
     assert!(logs.stdout.contains("starting") && logs.stdout.contains("giving up"), "{logs:?}");
     let pids: Vec<u32> = std::fs::read_dir(ws.path().join(".scalewize/local/services"))
         .unwrap()
@@ -92,7 +83,7 @@ fn a_crashing_server_is_marked_crashloop() {
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(e.path()).ok()?).ok())
         .filter_map(|v| v["supervisor_pid"].as_u64().map(|p| p as u32))
         .collect();
-    assert_eq!(ws.run_env(&["destroy", "client-b", "--yes"], &env).code, 0);
+    assert_eq!(run_with(&ws, &["destroy", "client-b", "--yes"], &env).code, 0);
     for p in pids {
         assert!(!pid_alive(p), "supervisor {p} still runs");
     }

@@ -16,12 +16,6 @@ use crate::ui::Ui;
 
 pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
     ctx.ui.json = args.json;
-    if !args.local {
-        return Err(Error::new(
-            "only the generated-files layer of diff is available in this version",
-        )
-        .hint("run `scalewize diff --local`"));
-    }
     let ws = ctx.workspace()?;
     let mut ids = ws.select(&args.selection.clients, args.selection.all, true)?;
     let mut changed_since = None;

@@ -199,7 +199,7 @@ pub fn compute(
         platform_override,
         actions,
         unchanged,
-        inputs_digest: digest(&desired.iter().map(|(k, (s, f))| (k, s, f)).collect::<Vec<_>>()),
+        inputs_digest: inputs_digest(desired),
         observed_digest: observed_digest(observed),
     }
 }
@@ -217,6 +217,25 @@ fn order(actions: &mut [Action]) {
 
 fn digest<T: Serialize>(value: &T) -> String {
     format!("sha256:{}", sha256_hex(serde_json::to_string(value).unwrap_or_default().as_bytes()))
+}
+
+/// Digest of what the plan was computed from on our side: specs and their fields, without the
+/// dependency URLs (those come from the live state, which `observed_digest` covers).
+fn inputs_digest(desired: &BTreeMap<ServiceKey, (ServiceSpec, Fields)>) -> String {
+    let view: Vec<_> = desired
+        .iter()
+        .map(|(k, (s, f))| {
+            let own: Fields = f
+                .iter()
+                .filter(|(name, _)| {
+                    !name.strip_prefix("env.").is_some_and(|n| matches!(s.env.get(n), Some(SpecValue::UrlOf { .. })))
+                })
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect();
+            (k, s, own)
+        })
+        .collect();
+    digest(&view)
 }
 
 /// Digest of the live state a plan was computed against (state only as far as it changes the plan).

@@ -2,6 +2,8 @@
 //! running the real binary, and LibreChat's real validator from ../shared.
 #![allow(dead_code)]
 
+pub mod local;
+
 pub mod canary;
 
 use std::path::{Path, PathBuf};
