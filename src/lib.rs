@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod git;
+pub mod net;
 pub mod plan;
 pub mod platform;
 pub mod probe;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::session::{confirm, load_for_deploy, require_yes_off_terminal, runtime, secrets};
+use super::session::{confirm, connection, load_for_deploy, require_yes_off_terminal, runtime, secrets};
 use super::{Ctx, Outcome};
 use crate::apply::progress::Progress;
 use crate::apply::{execute, Options, StepResult};
@@ -60,7 +60,8 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
     let source = secrets(ctx, &ws)?;
     let rt = runtime()?;
     let progress = Arc::new(Progress::new(ctx.ui.stderr_tty, ctx.ui.quiet || ctx.ui.json));
-    let planned = rt.block_on(plan(&ws, &refs, override_platform, source.as_ref(), &progress))?;
+    let conn = connection(ctx, &source);
+    let planned = rt.block_on(plan(&ws, &refs, override_platform, source.as_ref(), &progress, &conn))?;
     if let Some(saved) = &saved {
         check_saved(saved, &planned.plan)?;
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::session::{confirm, require_yes_off_terminal, runtime, secrets};
+use super::session::{confirm, connection, require_yes_off_terminal, runtime, secrets};
 use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
 use crate::apply::progress::Progress;
 use crate::apply::{execute, Options};
@@ -25,7 +25,11 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
     if let Some(p) = args.platform.get() {
         names = BTreeSet::from([p]);
     }
-    let platforms = Platforms::connect(&ws, &names)?;
+    let source: std::sync::Arc<dyn crate::plan::SecretSource> = match secrets(ctx, &ws) {
+        Ok(s) => s,
+        Err(_) => Arc::new(NoSecrets),
+    };
+    let platforms = Platforms::connect(&ws, &names, &connection(ctx, &source))?;
     let rt = runtime()?;
 
     let targets: Vec<Observed> = if let Some(client) = &args.client {
@@ -95,10 +99,6 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
     }
     confirm(ctx, args.yes, "Destroy these resources?")?;
     let progress = Arc::new(Progress::new(ctx.ui.stderr_tty, ctx.ui.quiet));
-    let source = match secrets(ctx, &ws) {
-        Ok(s) => s,
-        Err(_) => Arc::new(NoSecrets),
-    };
     let outcome = rt.block_on(execute(
         &plan,
         &BTreeMap::new(),

@@ -7,7 +7,7 @@ use similar::{ChangeTag, TextDiff};
 use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
 use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
-use super::session::{runtime, secrets};
+use super::session::{connection, runtime, secrets};
 use crate::apply::progress::Progress;
 use crate::plan::prepare::plan;
 use crate::plan::print_plan;
@@ -97,7 +97,8 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
         let source = secrets(ctx, &ws)?;
         let rt = runtime()?;
         let progress = Progress::new(ui.stderr_tty, ui.quiet || ui.json);
-        let planned = rt.block_on(plan(&ws, &refs, args.platform.get(), source.as_ref(), &progress))?;
+        let conn = connection(ctx, &source);
+        let planned = rt.block_on(plan(&ws, &refs, args.platform.get(), source.as_ref(), &progress, &conn))?;
         if !ui.json {
             print_plan(ui, &planned.plan);
         }

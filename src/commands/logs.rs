@@ -38,10 +38,21 @@ pub fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<Outcome> {
         (ServiceKey::new(&owner, &server.slug, user), d.platform)
     };
     let platform = args.platform.get().unwrap_or(platform);
-    let platforms = Platforms::connect(&ws, &BTreeSet::from([platform]))?;
+    let source = super::session::secrets(ctx, &ws)?;
+    // Load this service's secrets so that the redactor below knows (and masks) their values.
+    if let Ok(rendered) = crate::render::Renderer::new(&ws).render(&client) {
+        if let Ok(specs) = crate::plan::desired::desired(&ws, &[(&client, &rendered)], None) {
+            for (_, r) in specs.get(&key).into_iter().flat_map(|s| s.secrets()) {
+                let _ = source.value(r);
+            }
+        }
+    }
+    let conn = super::session::connection(ctx, &source);
+    let platforms = Platforms::connect(&ws, &BTreeSet::from([platform]), &conn)?;
     let lines = runtime()?.block_on(platforms.get(platform).logs(&key, args.lines))?;
+    // Logs are the servers' own output: mask any secret value that shows up in them.
     for l in lines {
-        ctx.ui.result(l);
+        ctx.ui.result(source.redact(&l));
     }
     Ok(Outcome::Done)
 }

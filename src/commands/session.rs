@@ -54,6 +54,19 @@ struct StoreSource {
     store: crate::secrets::SecretStore,
 }
 
+/// Debug lines for `-v`…`-vvv`, with every secret value the run has seen masked.
+pub fn connection(ctx: &Ctx, source: &Arc<dyn SecretSource>) -> crate::platform::Connection {
+    let ui = ctx.ui.clone();
+    let source = source.clone();
+    crate::platform::Connection {
+        debug: Arc::new(move |level, line| {
+            if ui.verbose >= level {
+                ui.debug(level, source.redact(line));
+            }
+        }),
+    }
+}
+
 impl SecretSource for StoreSource {
     fn value(&self, r: &SecretRef) -> Result<Secret> {
         self.store.require(r)
@@ -61,6 +74,9 @@ impl SecretSource for StoreSource {
     fn fingerprint(&self, r: &SecretRef) -> Result<String> {
         let v = self.store.require(r)?;
         Ok(self.store.fingerprint(&r.name, &v)?.to_string())
+    }
+    fn redact(&self, text: &str) -> String {
+        self.store.redactor().redact(text)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::session::{runtime, secrets};
+use super::session::{connection, runtime, secrets};
 use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
@@ -36,12 +36,16 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     if args.orphans {
         names.extend(Platforms::available());
     }
-    let platforms = Platforms::connect(&ws, &names)?;
+    let source = secrets(ctx, &ws).ok();
+    let conn = match &source {
+        Some(s) => connection(ctx, s),
+        None => crate::platform::Connection::quiet(),
+    };
+    let platforms = Platforms::connect(&ws, &names, &conn)?;
     let rt = runtime()?;
     let mut owners: BTreeSet<String> = ids.iter().cloned().collect();
     owners.insert(SHARED_OWNER.to_string());
     let observed = rt.block_on(observe_all(&platforms, Some(&owners)))?;
-    let source = secrets(ctx, &ws).ok();
 
     // Probe every running MCP service with the headers LibreChat sends.
     let mut probes: BTreeMap<ServiceKey, Probe> = BTreeMap::new();

@@ -320,4 +320,8 @@ pub trait SecretSource: Send + Sync {
     fn value(&self, r: &SecretRef) -> crate::error::Result<crate::secrets::Secret>;
     /// The fingerprint of the current value (`hmac-sha256:…`).
     fn fingerprint(&self, r: &SecretRef) -> crate::error::Result<String>;
+    /// `text` with every secret value this source has handed out masked.
+    fn redact(&self, text: &str) -> String {
+        text.to_string()
+    }
 }

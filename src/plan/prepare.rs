@@ -7,7 +7,7 @@ use super::service::{ServiceKey, ServiceSpec, SHARED_OWNER};
 use super::{base_fields, compute, Plan, SecretSource};
 use crate::apply::progress::Progress;
 use crate::error::{Diagnostic, Diagnostics, Error, Location, Result};
-use crate::platform::{Fields, Observed, Platforms};
+use crate::platform::{Connection, Fields, Observed, Platforms};
 use crate::render::{env_plan::set_command, Rendered};
 use crate::workspace::{Client, PlatformName, Workspace};
 
@@ -39,11 +39,12 @@ pub async fn plan(
     platform_override: Option<PlatformName>,
     secrets: &dyn SecretSource,
     progress: &Progress,
+    conn: &Connection,
 ) -> Result<Planned> {
     let specs = super::desired::desired(ws, clients, platform_override)
         .map_err(|ds| Error::from_diagnostics("these services cannot be deployed as configured", ds))?;
     let names: BTreeSet<PlatformName> = specs.values().map(|s| s.platform).collect();
-    let platforms = Platforms::connect(ws, &names)?;
+    let platforms = Platforms::connect(ws, &names, conn)?;
     for (name, p) in platforms.iter() {
         let here: Vec<&ServiceSpec> = specs.values().filter(|s| s.platform == *name).collect();
         p.prepare(&here, progress).await?;

@@ -136,6 +136,19 @@ pub trait Platform: Send + Sync {
     }
 }
 
+/// What connecting to a platform needs from the command: where debug lines go (already masked).
+#[derive(Clone)]
+pub struct Connection {
+    pub debug: crate::net::DebugSink,
+}
+
+impl Connection {
+    /// Debug lines nowhere (tests, and commands that do not talk to clouds).
+    pub fn quiet() -> Self {
+        Connection { debug: Arc::new(|_, _| {}) }
+    }
+}
+
 /// The platforms a run touches, connected once.
 #[derive(Default, Clone)]
 pub struct Platforms {
@@ -144,7 +157,8 @@ pub struct Platforms {
 
 impl Platforms {
     /// Connect to `names`: credentials and endpoints come from the environment (SPEC §4).
-    pub fn connect(ws: &Workspace, names: &BTreeSet<PlatformName>) -> Result<Platforms> {
+    pub fn connect(ws: &Workspace, names: &BTreeSet<PlatformName>, conn: &Connection) -> Result<Platforms> {
+        let _ = conn;
         let mut map: BTreeMap<PlatformName, Arc<dyn Platform>> = BTreeMap::new();
         for name in names {
             let p: Arc<dyn Platform> = match name {
