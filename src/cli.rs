@@ -59,19 +59,29 @@ pub enum Command {
     )]
     Validate(ValidateArgs),
     /// Show what would change: generated files, live platforms, secrets (by fingerprint).
-    #[command(after_help = "Examples:\n  scalewize diff                           (everything, all clients)\n  scalewize diff client-a --out plan.json  (save the plan for `deploy --plan`)\n  scalewize diff --local --json            (generated files only, no platform calls)\n  scalewize diff --detailed-exitcode --changed-since origin/main")]
+    #[command(
+        after_help = "Examples:\n  scalewize diff                           (everything, all clients)\n  scalewize diff client-a --out plan.json  (save the plan for `deploy --plan`)\n  scalewize diff --local --json            (generated files only, no platform calls)\n  scalewize diff --detailed-exitcode --changed-since origin/main"
+    )]
     Diff(DiffArgs),
     /// Plan, confirm, apply, wait until healthy, print URLs.
-    #[command(after_help = "Examples:\n  scalewize deploy client-a                    (asks before changing anything)\n  scalewize deploy client-a --yes              (CI: no prompt)\n  scalewize deploy --all --yes --concurrency 4\n  scalewize deploy --changed-since origin/main --yes\n  scalewize deploy --plan plan.json --yes      (exactly the plan saved by `diff --out`)\n  scalewize deploy client-a --dry-run          (the plan; exit 2 when it would change something)\n\nA deploy with nothing to change makes no changes. Without a terminal, --yes is required.")]
+    #[command(
+        after_help = "Examples:\n  scalewize deploy client-a                    (asks before changing anything)\n  scalewize deploy client-a --yes              (CI: no prompt)\n  scalewize deploy --all --yes --concurrency 4\n  scalewize deploy --changed-since origin/main --yes\n  scalewize deploy --plan plan.json --yes      (exactly the plan saved by `diff --out`)\n  scalewize deploy client-a --dry-run          (the plan; exit 2 when it would change something)\n\nA deploy with nothing to change makes no changes. Without a terminal, --yes is required."
+    )]
     Deploy(DeployArgs),
     /// What is live: each service's platform, URL, state and MCP health (initialize + tools/list).
-    #[command(after_help = "Examples:\n  scalewize status\n  scalewize status client-a --json\n  scalewize status --orphans      (resources scalewize owns that no config describes)\n\nExits 1 when any service is down.")]
+    #[command(
+        after_help = "Examples:\n  scalewize status\n  scalewize status client-a --json\n  scalewize status --orphans      (resources scalewize owns that no config describes)\n\nExits 1 when any service is down."
+    )]
     Status(StatusArgs),
     /// Remove resources scalewize owns: a client's, a shared server's, or orphans.
-    #[command(after_help = "Examples:\n  scalewize destroy client-a\n  scalewize destroy --shared knowledge-base-mcp   (refused while a client enables it)\n  scalewize destroy --orphans --yes")]
+    #[command(
+        after_help = "Examples:\n  scalewize destroy client-a\n  scalewize destroy --shared knowledge-base-mcp   (refused while a client enables it)\n  scalewize destroy --orphans --yes"
+    )]
     Destroy(DestroyArgs),
     /// Recent logs of a service (local: the supervisor's log file).
-    #[command(after_help = "Examples:\n  scalewize logs client-a custom-crm-mcp\n  scalewize logs client-a knowledge-base-mcp --lines 200\n  scalewize logs client-c servicedesk-mcp --user alice")]
+    #[command(
+        after_help = "Examples:\n  scalewize logs client-a custom-crm-mcp\n  scalewize logs client-a knowledge-base-mcp --lines 200\n  scalewize logs client-c servicedesk-mcp --user alice"
+    )]
     Logs(LogsArgs),
     /// Manage the encrypted secret store (client-configs/<client>/secrets.env).
     #[command(after_help = SECRET_HELP)]

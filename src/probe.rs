@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rmcp::model::ClientConfig;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
+use rmcp::model::ClientConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,19 +24,44 @@ pub async fn probe(url: &str, headers: &[(String, String)], timeout: Duration) -
     let run = async {
         let mut custom = HashMap::new();
         for (k, v) in headers {
-            let name = http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()).map_err(|e| e.to_string())?;
-            let value = http::HeaderValue::from_str(v).map_err(|_| format!("header {k} has an invalid value"))?;
+            let name = http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|e| e.to_string())?;
+            let value = http::HeaderValue::from_str(v)
+                .map_err(|_| format!("header {k} has an invalid value"))?;
             custom.insert(name, value);
         }
-        let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url.to_string()).custom_headers(custom));
-        let client = ClientConfig::default().serve(transport).await.map_err(|e| format!("initialize failed: {e}"))?;
-        let tools = client.list_all_tools().await.map_err(|e| format!("tools/list failed: {e}"));
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url.to_string()).custom_headers(custom),
+        );
+        let client = ClientConfig::default()
+            .serve(transport)
+            .await
+            .map_err(|e| format!("initialize failed: {e}"))?;
+        let tools = client
+            .list_all_tools()
+            .await
+            .map_err(|e| format!("tools/list failed: {e}"));
         let _ = client.cancel().await;
         tools.map(|t| t.len())
     };
     match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(n)) => Probe { ok: true, tools: Some(n), latency_ms: started.elapsed().as_millis(), error: None },
-        Ok(Err(e)) => Probe { ok: false, tools: None, latency_ms: started.elapsed().as_millis(), error: Some(e) },
-        Err(_) => Probe { ok: false, tools: None, latency_ms: started.elapsed().as_millis(), error: Some(format!("no answer within {}s", timeout.as_secs())) },
+        Ok(Ok(n)) => Probe {
+            ok: true,
+            tools: Some(n),
+            latency_ms: started.elapsed().as_millis(),
+            error: None,
+        },
+        Ok(Err(e)) => Probe {
+            ok: false,
+            tools: None,
+            latency_ms: started.elapsed().as_millis(),
+            error: Some(e),
+        },
+        Err(_) => Probe {
+            ok: false,
+            tools: None,
+            latency_ms: started.elapsed().as_millis(),
+            error: Some(format!("no answer within {}s", timeout.as_secs())),
+        },
     }
 }

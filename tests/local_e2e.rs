@@ -9,23 +9,31 @@ mod fake_ghl;
 
 use std::collections::BTreeMap;
 
-use common::local::{pid_alive, pids, run, Cleanup};
 use common::TempWorkspace;
+use common::local::{Cleanup, pid_alive, pids, run};
 use scalewize_mcp_kit::testing::{call_tool, connect};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const ALICE_KEY: &str = "pit-alice-0000-1111-aaaa";
 const BOB_KEY: &str = "pit-bob-2222-3333-bbbb";
 
 fn resolved_env(ws: &TempWorkspace, client: &str) -> BTreeMap<String, String> {
     let text = ws.read(&format!(".scalewize/{client}/environment.env"));
-    dotenvy::from_read_iter(text.as_bytes()).map(Result::unwrap).collect()
+    dotenvy::from_read_iter(text.as_bytes())
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// What LibreChat would send to `server`: URL and headers from the rendered librechat.yaml,
 /// `${VAR}` from the resolved env, `{{VAR}}` from the user's own values.
-fn librechat_request(ws: &TempWorkspace, client: &str, server: &str, user_vars: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&ws.read(&format!("client-configs/{client}/librechat.yaml"))).unwrap();
+fn librechat_request(
+    ws: &TempWorkspace,
+    client: &str,
+    server: &str,
+    user_vars: &[(&str, &str)],
+) -> (String, Vec<(String, String)>) {
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&ws.read(&format!("client-configs/{client}/librechat.yaml"))).unwrap();
     let env = resolved_env(ws, client);
     let subst = |s: &str| {
         let mut out = s.to_string();
@@ -41,18 +49,30 @@ fn librechat_request(ws: &TempWorkspace, client: &str, server: &str, user_vars: 
     let url = subst(entry["url"].as_str().unwrap());
     let headers = entry["headers"]
         .as_mapping()
-        .map(|m| m.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), subst(v.as_str().unwrap()))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().unwrap().to_string(), subst(v.as_str().unwrap())))
+                .collect()
+        })
         .unwrap_or_default();
     (url, headers)
 }
 
 async fn session(url: &str, headers: &[(String, String)]) -> scalewize_mcp_kit::testing::McpClient {
-    let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    connect(url, None, &hs).await.unwrap_or_else(|e| panic!("connect {url}: {e}"))
+    let hs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    connect(url, None, &hs)
+        .await
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"))
 }
 
 fn snapshot_configs(ws: &TempWorkspace) -> Vec<(String, Vec<u8>)> {
-    ws.snapshot().into_iter().filter(|(p, _)| p.starts_with("client-configs/")).collect()
+    ws.snapshot()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("client-configs/"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -66,7 +86,12 @@ async fn deploy_talk_redeploy_recover_destroy() {
     .await;
     let p = "client-configs/client-a/mcp-servers.json";
     let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let crm = cfg["mcp_servers"].as_array_mut().unwrap().iter_mut().find(|s| s["name"] == "Custom CRM").unwrap();
+    let crm = cfg["mcp_servers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["name"] == "Custom CRM")
+        .unwrap();
     crm["deploy"] = json!({"env": {"GHL_BASE_URL": upstream}});
     ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
     assert_eq!(run(&ws, &["render", "client-a"]).code, 0);
@@ -75,36 +100,77 @@ async fn deploy_talk_redeploy_recover_destroy() {
     // Deploy.
     let first = tokio::task::block_in_place(|| run(&ws, &["deploy", "client-a", "--yes"]));
     assert_eq!(first.code, 0, "{first:?}");
-    assert!(first.stdout.contains("+ shared/knowledge-base-mcp"), "{first:?}");
-    assert!(first.stdout.contains("+ client-a/custom-crm-mcp"), "{first:?}");
+    assert!(
+        first.stdout.contains("+ shared/knowledge-base-mcp"),
+        "{first:?}"
+    );
+    assert!(
+        first.stdout.contains("+ client-a/custom-crm-mcp"),
+        "{first:?}"
+    );
     assert!(first.stdout.contains("+ client-a/librechat"), "{first:?}");
-    assert!(first.stdout.contains(".scalewize/<client>/"), "prints where the resolved files are: {first:?}");
-    assert_eq!(snapshot_configs(&ws), before, "nothing in client-configs/ changes");
+    assert!(
+        first.stdout.contains(".scalewize/<client>/"),
+        "prints where the resolved files are: {first:?}"
+    );
+    assert_eq!(
+        snapshot_configs(&ws),
+        before,
+        "nothing in client-configs/ changes"
+    );
     for f in ["librechat.yaml", "environment.env"] {
         let meta = std::fs::metadata(ws.path().join(".scalewize/client-a").join(f)).unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{f}");
     }
     let resolved_yaml = ws.read(".scalewize/client-a/librechat.yaml");
-    assert!(resolved_yaml.contains("allowedAddresses:"), "{resolved_yaml}");
+    assert!(
+        resolved_yaml.contains("allowedAddresses:"),
+        "{resolved_yaml}"
+    );
     assert!(resolved_yaml.contains("127.0.0.1:"), "{resolved_yaml}");
 
     // Every deployed server answers initialize + tools/list with what LibreChat sends.
     for server in ["knowledge-base-mcp", "custom-crm-mcp"] {
-        let (url, headers) = librechat_request(&ws, "client-a", server, &[("GHL_API_KEY", ALICE_KEY), ("GHL_LOCATION_ID", "loc-alice")]);
+        let (url, headers) = librechat_request(
+            &ws,
+            "client-a",
+            server,
+            &[("GHL_API_KEY", ALICE_KEY), ("GHL_LOCATION_ID", "loc-alice")],
+        );
         let client = session(&url, &headers).await;
         let tools = client.list_all_tools().await.unwrap();
         assert!(tools.len() >= 2, "{server}: {} tools", tools.len());
         client.cancel().await.unwrap();
         // The same without the access token is refused.
-        let without: Vec<(String, String)> = headers.iter().filter(|(k, _)| k != "X-MCP-Access-Token").cloned().collect();
-        let hs: Vec<(&str, &str)> = without.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert!(connect(&url, None, &hs).await.is_err(), "{server} must refuse a request without its token");
+        let without: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(k, _)| k != "X-MCP-Access-Token")
+            .cloned()
+            .collect();
+        let hs: Vec<(&str, &str)> = without
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert!(
+            connect(&url, None, &hs).await.is_err(),
+            "{server} must refuse a request without its token"
+        );
     }
 
     // Two users at once: each sees their own identity and their own upstream data.
-    let (url_a, h_a) = librechat_request(&ws, "client-a", "custom-crm-mcp", &[("GHL_API_KEY", ALICE_KEY), ("GHL_LOCATION_ID", "loc-alice")]);
-    let (url_b, h_b) = librechat_request(&ws, "client-a", "custom-crm-mcp", &[("GHL_API_KEY", BOB_KEY), ("GHL_LOCATION_ID", "loc-bob")]);
+    let (url_a, h_a) = librechat_request(
+        &ws,
+        "client-a",
+        "custom-crm-mcp",
+        &[("GHL_API_KEY", ALICE_KEY), ("GHL_LOCATION_ID", "loc-alice")],
+    );
+    let (url_b, h_b) = librechat_request(
+        &ws,
+        "client-a",
+        "custom-crm-mcp",
+        &[("GHL_API_KEY", BOB_KEY), ("GHL_LOCATION_ID", "loc-bob")],
+    );
     let (alice, bob) = tokio::join!(session(&url_a, &h_a), session(&url_b, &h_b));
     let (wa, wb, sa, sb) = tokio::join!(
         call_tool(&alice, "whoami", Value::Null),
@@ -112,10 +178,26 @@ async fn deploy_talk_redeploy_recover_destroy() {
         call_tool(&alice, "search_contacts", json!({"query": ""})),
         call_tool(&bob, "search_contacts", json!({"query": ""})),
     );
-    assert!(wa.text.contains("…aaaa") && !wa.text.contains("…bbbb"), "{}", wa.text);
-    assert!(wb.text.contains("…bbbb") && !wb.text.contains("…aaaa"), "{}", wb.text);
-    assert!(sa.text.contains("Ada") && !sa.text.contains("Grace"), "{}", sa.text);
-    assert!(sb.text.contains("Grace") && !sb.text.contains("Ada"), "{}", sb.text);
+    assert!(
+        wa.text.contains("…aaaa") && !wa.text.contains("…bbbb"),
+        "{}",
+        wa.text
+    );
+    assert!(
+        wb.text.contains("…bbbb") && !wb.text.contains("…aaaa"),
+        "{}",
+        wb.text
+    );
+    assert!(
+        sa.text.contains("Ada") && !sa.text.contains("Grace"),
+        "{}",
+        sa.text
+    );
+    assert!(
+        sb.text.contains("Grace") && !sb.text.contains("Ada"),
+        "{}",
+        sb.text
+    );
     let _ = tokio::join!(alice.cancel(), bob.cancel());
 
     // A second deploy changes nothing and restarts nothing.
@@ -130,7 +212,11 @@ async fn deploy_talk_redeploy_recover_destroy() {
     assert!(status.stdout.contains("tools,"), "{status:?}");
 
     // Kill a server and its supervisor: status shows it down, deploy restores it.
-    let (_, sup, child) = running.iter().find(|(n, _, _)| n.contains("custom-crm-mcp")).unwrap().clone();
+    let (_, sup, child) = running
+        .iter()
+        .find(|(n, _, _)| n.contains("custom-crm-mcp"))
+        .unwrap()
+        .clone();
     unsafe {
         libc::kill(sup as i32, libc::SIGKILL);
         libc::kill(child.unwrap() as i32, libc::SIGKILL);
@@ -141,23 +227,44 @@ async fn deploy_talk_redeploy_recover_destroy() {
     }
     let down = tokio::task::block_in_place(|| run(&ws, &["status", "client-a"]));
     assert_eq!(down.code, 1, "{down:?}");
-    assert!(down.stdout.contains("client-a/custom-crm-mcp") && down.stdout.contains("down"), "{down:?}");
+    assert!(
+        down.stdout.contains("client-a/custom-crm-mcp") && down.stdout.contains("down"),
+        "{down:?}"
+    );
     let restore = tokio::task::block_in_place(|| run(&ws, &["deploy", "client-a", "--yes"]));
     assert_eq!(restore.code, 0, "{restore:?}");
-    assert!(restore.stdout.contains("~ client-a/custom-crm-mcp") && restore.stdout.contains("state"), "{restore:?}");
+    assert!(
+        restore.stdout.contains("~ client-a/custom-crm-mcp") && restore.stdout.contains("state"),
+        "{restore:?}"
+    );
     let up = tokio::task::block_in_place(|| run(&ws, &["status", "client-a"]));
     assert_eq!(up.code, 0, "{up:?}");
 
     // Destroy: the client's resources, then the shared server once no client enables it.
     let all = pids(&ws);
-    assert_eq!(tokio::task::block_in_place(|| run(&ws, &["destroy", "client-a", "--yes"])).code, 0);
-    let refused = tokio::task::block_in_place(|| run(&ws, &["destroy", "--shared", "knowledge-base-mcp", "--yes"]));
-    assert_eq!(refused.code, 1, "refused while client-a enables it: {refused:?}");
+    assert_eq!(
+        tokio::task::block_in_place(|| run(&ws, &["destroy", "client-a", "--yes"])).code,
+        0
+    );
+    let refused = tokio::task::block_in_place(|| {
+        run(&ws, &["destroy", "--shared", "knowledge-base-mcp", "--yes"])
+    });
+    assert_eq!(
+        refused.code, 1,
+        "refused while client-a enables it: {refused:?}"
+    );
     let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let kb = cfg["mcp_servers"].as_array_mut().unwrap().iter_mut().find(|s| s["name"] == "Knowledge Base").unwrap();
+    let kb = cfg["mcp_servers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["name"] == "Knowledge Base")
+        .unwrap();
     kb["enabled"] = json!(false);
     ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
-    let gone = tokio::task::block_in_place(|| run(&ws, &["destroy", "--shared", "knowledge-base-mcp", "--yes"]));
+    let gone = tokio::task::block_in_place(|| {
+        run(&ws, &["destroy", "--shared", "knowledge-base-mcp", "--yes"])
+    });
     assert_eq!(gone.code, 0, "{gone:?}");
     for (name, sup, child) in all {
         assert!(!pid_alive(sup), "{name}: supervisor {sup} still runs");

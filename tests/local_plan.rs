@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::local::{pid_alive, run, run_with, Cleanup};
 use common::TempWorkspace;
+use common::local::{Cleanup, pid_alive, run, run_with};
 
 #[test]
 fn a_saved_plan_applies_exactly_and_is_refused_when_things_moved() {
@@ -12,7 +12,10 @@ fn a_saved_plan_applies_exactly_and_is_refused_when_things_moved() {
     let _cleanup = Cleanup(&ws);
     let diff = run(&ws, &["diff", "client-b", "--out", "plan.json"]);
     assert_eq!(diff.code, 0, "{diff:?}");
-    assert!(diff.stdout.contains("+ client-b/custom-erp-mcp"), "{diff:?}");
+    assert!(
+        diff.stdout.contains("+ client-b/custom-erp-mcp"),
+        "{diff:?}"
+    );
     let plan: serde_json::Value = serde_json::from_str(&ws.read("plan.json")).unwrap();
     assert_eq!(plan["actions"].as_array().unwrap().len(), 3, "{plan}");
 
@@ -22,21 +25,39 @@ fn a_saved_plan_applies_exactly_and_is_refused_when_things_moved() {
     assert!(run(&ws, &["diff", "client-b", "--detailed-exitcode"]).code == 0);
 
     // A config change after the plan was saved: refused.
-    assert_eq!(run(&ws, &["diff", "client-b", "--out", "plan2.json"]).code, 0);
+    assert_eq!(
+        run(&ws, &["diff", "client-b", "--out", "plan2.json"]).code,
+        0
+    );
     let p = "client-configs/client-b/mcp-servers.json";
-    ws.write(p, &ws.read(p).replace("\"Custom HR\",", "\"Custom HR\", \"timeout\": 5000,"));
+    ws.write(
+        p,
+        &ws.read(p)
+            .replace("\"Custom HR\",", "\"Custom HR\", \"timeout\": 5000,"),
+    );
     assert_eq!(run(&ws, &["render", "client-b"]).code, 0);
     let refused = run(&ws, &["deploy", "--plan", "plan2.json", "--yes"]);
     assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(refused.stderr.contains("configuration, templates, manifests or secrets changed"), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("configuration, templates, manifests or secrets changed"),
+        "{refused:?}"
+    );
 
     // Live state moving after the plan was saved: refused too.
     assert_eq!(run(&ws, &["deploy", "client-b", "--yes"]).code, 0);
-    assert_eq!(run(&ws, &["diff", "client-b", "--out", "plan3.json"]).code, 0);
+    assert_eq!(
+        run(&ws, &["diff", "client-b", "--out", "plan3.json"]).code,
+        0
+    );
     assert_eq!(run(&ws, &["destroy", "client-b", "--yes"]).code, 0);
     let refused = run(&ws, &["deploy", "--plan", "plan3.json", "--yes"]);
     assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(refused.stderr.contains("what is live changed"), "{refused:?}");
+    assert!(
+        refused.stderr.contains("what is live changed"),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -45,12 +66,18 @@ fn without_a_terminal_deploy_needs_yes_and_touches_nothing() {
     let run_ = run(&ws, &["deploy", "client-b"]);
     assert_eq!(run_.code, 1, "{run_:?}");
     assert!(run_.stderr.contains("--yes"), "{run_:?}");
-    assert!(!ws.path().join(".scalewize").exists(), "no state was created");
+    assert!(
+        !ws.path().join(".scalewize").exists(),
+        "no state was created"
+    );
     // --dry-run shows the plan and exits 2.
     let dry = run(&ws, &["deploy", "client-b", "--dry-run"]);
     assert_eq!(dry.code, 2, "{dry:?}");
     assert!(dry.stdout.contains("Plan: 3 to create"), "{dry:?}");
-    assert!(!ws.path().join(".scalewize/local/services").exists(), "dry-run changes nothing");
+    assert!(
+        !ws.path().join(".scalewize/local/services").exists(),
+        "dry-run changes nothing"
+    );
 }
 
 #[test]
@@ -61,7 +88,13 @@ fn a_crashing_server_is_marked_crashloop() {
         r#"{"run": {"command": ["sh", "-c", "echo starting; exit 3"]}, "credential_mode": "none"}"#,
     );
     let p = "client-configs/client-b/mcp-servers.json";
-    ws.write(p, &ws.read(p).replace("\"mcp_servers\": [", "\"mcp_servers\": [\n    {\"name\": \"Flaky\", \"type\": \"client-specific\"},"));
+    ws.write(
+        p,
+        &ws.read(p).replace(
+            "\"mcp_servers\": [",
+            "\"mcp_servers\": [\n    {\"name\": \"Flaky\", \"type\": \"client-specific\"},",
+        ),
+    );
     assert_eq!(run(&ws, &["render", "client-b"]).code, 0);
     // A new deployed server needs its access token: generate it (and nothing else).
     assert_eq!(run(&ws, &["secret", "generate", "client-b"]).code, 0);
@@ -70,20 +103,31 @@ fn a_crashing_server_is_marked_crashloop() {
     let deploy = run_with(&ws, &["deploy", "client-b", "--yes"], &env);
     assert_eq!(deploy.code, 1, "{deploy:?}");
     assert!(deploy.all().contains("crashloop"), "{deploy:?}");
-    assert!(deploy.stdout.contains("client-b") && deploy.stdout.contains("FAILED"), "per-client result: {deploy:?}");
+    assert!(
+        deploy.stdout.contains("client-b") && deploy.stdout.contains("FAILED"),
+        "per-client result: {deploy:?}"
+    );
     let status = run_with(&ws, &["status", "client-b"], &env);
     assert_eq!(status.code, 1);
     assert!(status.stdout.contains("crashloop"), "{status:?}");
     let logs = run_with(&ws, &["logs", "client-b", "flaky-mcp"], &env);
-    assert!(logs.stdout.contains("starting") && logs.stdout.contains("giving up"), "{logs:?}");
+    assert!(
+        logs.stdout.contains("starting") && logs.stdout.contains("giving up"),
+        "{logs:?}"
+    );
     let pids: Vec<u32> = std::fs::read_dir(ws.path().join(".scalewize/local/services"))
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".run.json"))
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(e.path()).ok()?).ok())
+        .filter_map(|e| {
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(e.path()).ok()?).ok()
+        })
         .filter_map(|v| v["supervisor_pid"].as_u64().map(|p| p as u32))
         .collect();
-    assert_eq!(run_with(&ws, &["destroy", "client-b", "--yes"], &env).code, 0);
+    assert_eq!(
+        run_with(&ws, &["destroy", "client-b", "--yes"], &env).code,
+        0
+    );
     for p in pids {
         assert!(!pid_alive(p), "supervisor {p} still runs");
     }

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
 use crate::plan::service::{ServiceKey, ServiceSpec, SpecValue};
-use crate::plan::{base_fields, Action, Plan, SecretSource};
+use crate::plan::{Action, Plan, SecretSource, base_fields};
 use crate::platform::{Fields, Observed, Op, Platforms, Resolved, ResolvedSpec, Step};
 use progress::Progress;
 
@@ -22,7 +22,11 @@ pub const MAX_ATTEMPTS: u32 = 4;
 
 /// Multiplies every sleep: tests against emulators run at a fraction of real time.
 pub fn time_scale() -> f64 {
-    std::env::var("SCALEWIZE_TIME_SCALE").ok().and_then(|v| v.parse::<f64>().ok()).filter(|v| *v > 0.0).unwrap_or(1.0)
+    std::env::var("SCALEWIZE_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .unwrap_or(1.0)
 }
 
 pub fn scaled(d: Duration) -> Duration {
@@ -43,7 +47,10 @@ pub fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
 
 #[derive(Debug, Clone)]
 pub enum StepResult {
-    Done { url: Option<String>, elapsed: Duration },
+    Done {
+        url: Option<String>,
+        elapsed: Duration,
+    },
     Failed(String),
     Skipped(String),
 }
@@ -85,22 +92,32 @@ pub fn resolve(
         let r = match v {
             SpecValue::Plain { value } => Resolved::Plain(value.clone()),
             SpecValue::OwnUrl => Resolved::OwnUrl,
-            SpecValue::UrlOf { service } => Resolved::Url(
-                urls.get(service)
-                    .cloned()
-                    .ok_or_else(|| Error::new(format!("{}: the URL of {service} is not known (is it deployed?)", spec.key)))?,
-            ),
+            SpecValue::UrlOf { service } => {
+                Resolved::Url(urls.get(service).cloned().ok_or_else(|| {
+                    Error::new(format!(
+                        "{}: the URL of {service} is not known (is it deployed?)",
+                        spec.key
+                    ))
+                })?)
+            }
             SpecValue::Secret(r) => {
                 let fingerprint = secrets.fingerprint(r)?;
                 fps.insert(r.clone(), fingerprint.clone());
-                Resolved::Secret { value: secrets.value(r)?, fingerprint }
+                Resolved::Secret {
+                    value: secrets.value(r)?,
+                    fingerprint,
+                }
             }
         };
         env.insert(name.clone(), r);
     }
     let platform = platforms.get(spec.platform);
     let fields: Fields = platform.fields(spec, base_fields(spec, urls, &fps));
-    Ok(ResolvedSpec { spec: spec.clone(), env, fields })
+    Ok(ResolvedSpec {
+        spec: spec.clone(),
+        env,
+        fields,
+    })
 }
 
 struct Ctx {
@@ -120,10 +137,22 @@ pub async fn execute(
     progress: Arc<Progress>,
     opts: &Options,
 ) -> Outcome {
-    let mut urls: BTreeMap<ServiceKey, String> = observed.iter().filter_map(|o| o.url.clone().map(|u| (o.key.clone(), u))).collect();
-    let ctx = Arc::new(Ctx { platforms: platforms.clone(), secrets, progress, wait_timeout: opts.wait_timeout });
+    let mut urls: BTreeMap<ServiceKey, String> = observed
+        .iter()
+        .filter_map(|o| o.url.clone().map(|u| (o.key.clone(), u)))
+        .collect();
+    let ctx = Arc::new(Ctx {
+        platforms: platforms.clone(),
+        secrets,
+        progress,
+        wait_timeout: opts.wait_timeout,
+    });
     let actions: Vec<Action> = plan.actions.clone();
-    let in_plan: BTreeSet<&ServiceKey> = actions.iter().filter(|a| a.op != Op::Delete).map(|a| &a.key).collect();
+    let in_plan: BTreeSet<&ServiceKey> = actions
+        .iter()
+        .filter(|a| a.op != Op::Delete)
+        .map(|a| &a.key)
+        .collect();
     // What each action waits for.
     let deps: Vec<BTreeSet<ServiceKey>> = actions
         .iter()
@@ -131,7 +160,13 @@ pub async fn execute(
             Op::Delete => in_plan.iter().map(|k| (*k).clone()).collect(),
             _ => specs
                 .get(&a.key)
-                .map(|s| s.depends_on.iter().filter(|d| in_plan.contains(d)).cloned().collect())
+                .map(|s| {
+                    s.depends_on
+                        .iter()
+                        .filter(|d| in_plan.contains(d))
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
         .collect();
@@ -145,7 +180,9 @@ pub async fn execute(
             if started[i] {
                 continue;
             }
-            let blocked = deps[i].iter().find(|d| results.get(*d).is_some_and(|r| !r.is_ok()));
+            let blocked = deps[i]
+                .iter()
+                .find(|d| results.get(*d).is_some_and(|r| !r.is_ok()));
             if stop || blocked.is_some() {
                 let why = match blocked {
                     Some(d) => format!("skipped: {d} did not deploy"),
@@ -162,18 +199,30 @@ pub async fn execute(
             started[i] = true;
             let action = a.clone();
             let spec = specs.get(&a.key).cloned();
-            let live = observed.iter().find(|o| o.key == a.key && o.platform == a.platform).cloned();
+            let live = observed
+                .iter()
+                .find(|o| o.key == a.key && o.platform == a.platform)
+                .cloned();
             let urls_now = urls.clone();
             let ctx = ctx.clone();
             let permit = semaphore.clone();
             running.spawn(async move {
                 let _permit = permit.acquire_owned().await;
-                let (r, url) = run_action(&ctx, &action, spec.as_ref(), live.as_ref(), &urls_now).await;
+                let (r, url) =
+                    run_action(&ctx, &action, spec.as_ref(), live.as_ref(), &urls_now).await;
                 (i, r, url)
             });
         }
-        let Some(joined) = running.join_next().await else { break };
-        let (i, result, url) = joined.unwrap_or_else(|e| (usize::MAX, StepResult::Failed(format!("internal error: {e}")), None));
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, result, url) = joined.unwrap_or_else(|e| {
+            (
+                usize::MAX,
+                StepResult::Failed(format!("internal error: {e}")),
+                None,
+            )
+        });
         if i == usize::MAX {
             continue;
         }
@@ -204,7 +253,8 @@ async fn run_action(
         Op::Update => "updating",
         Op::Delete => "deleting",
     };
-    ctx.progress.update(&item, &format!("{verb} on {}", action.platform));
+    ctx.progress
+        .update(&item, &format!("{verb} on {}", action.platform));
     let started = Instant::now();
     let resolved = match (action.op, spec) {
         (Op::Delete, _) => None,
@@ -242,14 +292,32 @@ async fn run_action(
                     Op::Update => "updated",
                     Op::Delete => "deleted",
                 };
-                let url = applied.url.clone().map(|u| format!(" {u}")).unwrap_or_default();
-                ctx.progress.finish(&item, &format!("{done} ({:.1}s){url}", elapsed.as_secs_f64()));
-                return (StepResult::Done { url: applied.url.clone(), elapsed }, applied.url);
+                let url = applied
+                    .url
+                    .clone()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default();
+                ctx.progress.finish(
+                    &item,
+                    &format!("{done} ({:.1}s){url}", elapsed.as_secs_f64()),
+                );
+                return (
+                    StepResult::Done {
+                        url: applied.url.clone(),
+                        elapsed,
+                    },
+                    applied.url,
+                );
             }
             Err(e) if e.is_transient() && attempt + 1 < MAX_ATTEMPTS => {
                 attempt += 1;
                 let wait = backoff(attempt, e.transient.and_then(|t| t.retry_after));
-                report(&format!("{} — retrying in {:.1}s (attempt {}/{MAX_ATTEMPTS})", e.message, wait.as_secs_f64(), attempt + 1));
+                report(&format!(
+                    "{} — retrying in {:.1}s (attempt {}/{MAX_ATTEMPTS})",
+                    e.message,
+                    wait.as_secs_f64(),
+                    attempt + 1
+                ));
                 tokio::time::sleep(wait).await;
                 // The outcome of the failed call is unknown: look before doing it again.
                 let owners = BTreeSet::from([action.key.owner.clone()]);
@@ -258,8 +326,15 @@ async fn run_action(
                         live = now.into_iter().find(|o| o.key == action.key);
                         op = match (action.op, &live) {
                             (Op::Delete, None) => {
-                                ctx.progress.finish(&item, "deleted (confirmed by observing)");
-                                return (StepResult::Done { url: None, elapsed: started.elapsed() }, None);
+                                ctx.progress
+                                    .finish(&item, "deleted (confirmed by observing)");
+                                return (
+                                    StepResult::Done {
+                                        url: None,
+                                        elapsed: started.elapsed(),
+                                    },
+                                    None,
+                                );
                             }
                             (Op::Delete, Some(_)) => Op::Delete,
                             (_, Some(_)) => Op::Update,

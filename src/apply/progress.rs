@@ -8,7 +8,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// UTC time as `2026-11-21T10:04:05Z`.
 pub fn timestamp() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -20,7 +22,12 @@ pub fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 pub struct Progress {
@@ -31,7 +38,12 @@ pub struct Progress {
 impl Progress {
     /// Spinners when stderr is a terminal, plain lines otherwise.
     pub fn new(tty: bool, quiet: bool) -> Self {
-        let bars = (tty && !quiet).then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new())));
+        let bars = (tty && !quiet).then(|| {
+            (
+                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                Mutex::new(HashMap::new()),
+            )
+        });
         Progress { bars, quiet }
     }
 
@@ -42,7 +54,12 @@ impl Progress {
                 let mut bars = bars.lock().expect("progress");
                 let bar = bars.entry(item.to_string()).or_insert_with(|| {
                     let b = multi.add(ProgressBar::new_spinner());
-                    b.set_style(ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} {elapsed:.dim}").expect("template"));
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} {prefix:.bold} {msg} {elapsed:.dim}",
+                        )
+                        .expect("template"),
+                    );
                     b.set_prefix(item.to_string());
                     b.enable_steady_tick(Duration::from_millis(120));
                     b
@@ -61,7 +78,10 @@ impl Progress {
                 let bar = bars.lock().expect("progress").remove(item);
                 match bar {
                     Some(b) => {
-                        b.set_style(ProgressStyle::with_template("  {prefix:.bold} {msg}").expect("template"));
+                        b.set_style(
+                            ProgressStyle::with_template("  {prefix:.bold} {msg}")
+                                .expect("template"),
+                        );
                         b.finish_with_message(msg.to_string());
                     }
                     None => {

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::session::{confirm, connection, load_for_deploy, require_yes_off_terminal, runtime, secrets};
+use super::session::{
+    confirm, connection, load_for_deploy, require_yes_off_terminal, runtime, secrets,
+};
 use super::{Ctx, Outcome};
 use crate::apply::progress::Progress;
-use crate::apply::{execute, Options, StepResult};
+use crate::apply::{Options, StepResult, execute};
 use crate::cli::DeployArgs;
 use crate::error::{Error, Result};
 use crate::plan::prepare::plan;
-use crate::plan::{print_plan, Plan};
+use crate::plan::{Plan, print_plan};
 use crate::platform::Op;
 
 pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
@@ -24,10 +26,17 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
     let saved: Option<Plan> = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-            let p: Plan = serde_json::from_str(&text)
-                .map_err(|e| Error::new(format!("{} is not a scalewize plan: {e}", path.display())).hint("create one with `scalewize diff --out plan.json`"))?;
+            let p: Plan = serde_json::from_str(&text).map_err(|e| {
+                Error::new(format!("{} is not a scalewize plan: {e}", path.display()))
+                    .hint("create one with `scalewize diff --out plan.json`")
+            })?;
             if p.version != crate::plan::PLAN_VERSION {
-                return Err(Error::new(format!("{} is a plan of format {}, this scalewize reads {}", path.display(), p.version, crate::plan::PLAN_VERSION)));
+                return Err(Error::new(format!(
+                    "{} is a plan of format {}, this scalewize reads {}",
+                    path.display(),
+                    p.version,
+                    crate::plan::PLAN_VERSION
+                )));
             }
             Some(p)
         }
@@ -40,7 +49,11 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
                 return Err(Error::new("deploy needs a selection")
                     .hint("name clients (`scalewize deploy client-a`), or use --all, --changed-since REF or --plan FILE"));
             }
-            let mut ids = ws.select(&args.clients, args.all || args.changed_since.is_some(), false)?;
+            let mut ids = ws.select(
+                &args.clients,
+                args.all || args.changed_since.is_some(),
+                false,
+            )?;
             if let Some(r) = &args.changed_since {
                 let affected = crate::git::changed_since(&ws, r)?;
                 ids.retain(|id| affected.clients.contains_key(id));
@@ -48,7 +61,8 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
                     ctx.ui.warn(format!("{d} was deleted since {r}; its resources remain until `scalewize destroy {d}`"));
                 }
                 if ids.is_empty() {
-                    ctx.ui.result(format!("No client is affected by changes since {r}."));
+                    ctx.ui
+                        .result(format!("No client is affected by changes since {r}."));
                     return Ok(Outcome::Done);
                 }
             }
@@ -59,9 +73,19 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
     let refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
     let source = secrets(ctx, &ws)?;
     let rt = runtime()?;
-    let progress = Arc::new(Progress::new(ctx.ui.stderr_tty, ctx.ui.quiet || ctx.ui.json));
+    let progress = Arc::new(Progress::new(
+        ctx.ui.stderr_tty,
+        ctx.ui.quiet || ctx.ui.json,
+    ));
     let conn = connection(ctx, &source);
-    let planned = rt.block_on(plan(&ws, &refs, override_platform, source.as_ref(), &progress, &conn))?;
+    let planned = rt.block_on(plan(
+        &ws,
+        &refs,
+        override_platform,
+        source.as_ref(),
+        &progress,
+        &conn,
+    ))?;
     if let Some(saved) = &saved {
         check_saved(saved, &planned.plan)?;
     }
@@ -87,14 +111,27 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
         fail_fast: args.fail_fast,
         wait_timeout: Duration::from_secs(args.wait_timeout),
     };
-    let outcome = rt.block_on(execute(&planned.plan, &planned.specs, &planned.observed, &planned.platforms, source, progress, &opts));
+    let outcome = rt.block_on(execute(
+        &planned.plan,
+        &planned.specs,
+        &planned.observed,
+        &planned.platforms,
+        source,
+        progress,
+        &opts,
+    ));
 
     // One line per client: ok, or what failed.
     let ui = &ctx.ui;
     let mut rows = Vec::new();
     let mut failed_clients = 0;
     for client in &planned.plan.clients {
-        let mine: Vec<_> = planned.plan.actions.iter().filter(|a| a.clients.contains(client) || a.key.owner == *client).collect();
+        let mine: Vec<_> = planned
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.clients.contains(client) || a.key.owner == *client)
+            .collect();
         let failures: Vec<String> = mine
             .iter()
             .filter_map(|a| match outcome.results.get(&a.key) {
@@ -106,11 +143,20 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
         if !failures.is_empty() {
             failed_clients += 1;
         }
-        let librechat = outcome.urls.get(&crate::plan::service::ServiceKey::librechat(client)).cloned();
+        let librechat = outcome
+            .urls
+            .get(&crate::plan::service::ServiceKey::librechat(client))
+            .cloned();
         let services: BTreeMap<String, String> = outcome
             .urls
             .iter()
-            .filter(|(k, _)| planned.specs.get(*k).is_some_and(|s| s.clients.contains(client)) && !k.is_librechat())
+            .filter(|(k, _)| {
+                planned
+                    .specs
+                    .get(*k)
+                    .is_some_and(|s| s.clients.contains(client))
+                    && !k.is_librechat()
+            })
             .map(|(k, u)| (k.to_string(), u.clone()))
             .collect();
         rows.push((client.clone(), mine.len(), failures, librechat, services));
@@ -123,27 +169,42 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
         ui.json_out(&json!({"plan": planned.plan, "results": results, "changed": true}));
     } else {
         ui.result("");
-        ui.result(format!("{:<24} {:<7} {:>8}  {}", "CLIENT", "RESULT", "CHANGES", "DETAIL"));
+        ui.result(format!(
+            "{:<24} {:<7} {:>8}  {}",
+            "CLIENT", "RESULT", "CHANGES", "DETAIL"
+        ));
         for (client, n, failures, librechat, services) in &rows {
             if failures.is_empty() {
                 let lc = librechat.clone().unwrap_or_else(|| "-".into());
-                ui.result(format!("{client:<24} {:<7} {n:>8}  LibreChat {lc}", ui.green("ok")));
+                ui.result(format!(
+                    "{client:<24} {:<7} {n:>8}  LibreChat {lc}",
+                    ui.green("ok")
+                ));
                 for (k, u) in services {
                     ui.say(format!("{:<24} {:<7} {:>8}    {k}: {u}", "", "", ""));
                 }
             } else {
-                ui.result(format!("{client:<24} {:<7} {n:>8}  {}", ui.red("FAILED"), failures[0]));
+                ui.result(format!(
+                    "{client:<24} {:<7} {n:>8}  {}",
+                    ui.red("FAILED"),
+                    failures[0]
+                ));
                 for f in &failures[1..] {
                     ui.result(format!("{:<24} {:<7} {:>8}  {f}", "", "", ""));
                 }
             }
         }
         if let Some(dir) = local_config_dir(&ws, &planned.plan) {
-            ui.say(format!("Resolved LibreChat configs (0600, contain secrets): {dir}/<client>/"));
+            ui.say(format!(
+                "Resolved LibreChat configs (0600, contain secrets): {dir}/<client>/"
+            ));
         }
     }
     if failed_clients > 0 || outcome.failed() {
-        return Err(Error::new(format!("{failed_clients} of {} client(s) failed", rows.len())));
+        return Err(Error::new(format!(
+            "{failed_clients} of {} client(s) failed",
+            rows.len()
+        )));
     }
     Ok(Outcome::Done)
 }
@@ -151,7 +212,11 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
 fn local_config_dir(ws: &crate::workspace::Workspace, plan: &Plan) -> Option<String> {
     plan.actions
         .iter()
-        .any(|a| a.key.is_librechat() && a.platform == crate::workspace::PlatformName::Local && a.op != Op::Delete)
+        .any(|a| {
+            a.key.is_librechat()
+                && a.platform == crate::workspace::PlatformName::Local
+                && a.op != Op::Delete
+        })
         .then(|| ws.relative(&ws.state_dir()).display().to_string())
 }
 
@@ -162,11 +227,16 @@ fn check_saved(saved: &Plan, now: &Plan) -> Result<()> {
             .hint("run `scalewize diff --out <file>` again, review it, then deploy that plan"));
     }
     if saved.observed_digest != now.observed_digest {
-        return Err(Error::new("the saved plan is out of date: what is live changed since it was made")
-            .hint("run `scalewize diff --out <file>` again, review it, then deploy that plan"));
+        return Err(Error::new(
+            "the saved plan is out of date: what is live changed since it was made",
+        )
+        .hint("run `scalewize diff --out <file>` again, review it, then deploy that plan"));
     }
     if saved.actions != now.actions {
-        return Err(Error::new("the saved plan no longer matches what deploy would do").hint("run `scalewize diff --out <file>` again"));
+        return Err(
+            Error::new("the saved plan no longer matches what deploy would do")
+                .hint("run `scalewize diff --out <file>` again"),
+        );
     }
     Ok(())
 }

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::session::{confirm, connection, require_yes_off_terminal, runtime, secrets};
-use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
+use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
 use crate::apply::progress::Progress;
-use crate::apply::{execute, Options};
+use crate::apply::{Options, execute};
 use crate::cli::DestroyArgs;
 use crate::error::{Error, Result};
 use crate::plan::desired::desired;
 use crate::plan::prepare::observe_all;
 use crate::plan::service::SHARED_OWNER;
-use crate::plan::{print_plan, Action, Plan, PLAN_VERSION};
+use crate::plan::{Action, PLAN_VERSION, Plan, print_plan};
 use crate::platform::{Observed, Op, Platforms};
 use crate::workspace::Owner;
 
@@ -41,13 +41,21 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
         let results = load_and_render_all(&ws, &ids);
         let diags = collect_diagnostics(&results);
         if diags.has_errors() {
-            return Err(Error::from_diagnostics("cannot tell which clients use it: fix these first", diags));
+            return Err(Error::from_diagnostics(
+                "cannot tell which clients use it: fix these first",
+                diags,
+            ));
         }
         let users: Vec<String> = results
             .iter()
             .filter_map(|(id, r)| {
                 let (c, _) = r.as_ref().ok()?;
-                c.servers.iter().any(|s| s.slug == *server && s.deployed().is_some_and(|d| d.owner == Owner::Shared)).then(|| id.clone())
+                c.servers
+                    .iter()
+                    .any(|s| {
+                        s.slug == *server && s.deployed().is_some_and(|d| d.owner == Owner::Shared)
+                    })
+                    .then(|| id.clone())
             })
             .collect();
         if !users.is_empty() {
@@ -55,20 +63,34 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
                 .hint(format!("disable it in those clients (\"enabled\": false), deploy them, then destroy --shared {server}")));
         }
         let owners: BTreeSet<String> = BTreeSet::from([SHARED_OWNER.to_string()]);
-        rt.block_on(observe_all(&platforms, Some(&owners)))?.into_iter().filter(|o| o.key.service == *server).collect()
+        rt.block_on(observe_all(&platforms, Some(&owners)))?
+            .into_iter()
+            .filter(|o| o.key.service == *server)
+            .collect()
     } else {
         let ids = ws.client_ids()?;
         let results = load_and_render_all(&ws, &ids);
         let diags = collect_diagnostics(&results);
         if diags.has_errors() {
-            return Err(Error::from_diagnostics("cannot tell what is orphaned while a config does not load", diags));
+            return Err(Error::from_diagnostics(
+                "cannot tell what is orphaned while a config does not load",
+                diags,
+            ));
         }
-        let loaded: Vec<_> = results.into_iter().map(|(_, r)| r.expect("checked")).collect();
+        let loaded: Vec<_> = results
+            .into_iter()
+            .map(|(_, r)| r.expect("checked"))
+            .collect();
         let refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
-        let everything = desired(&ws, &refs, None).map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
+        let everything = desired(&ws, &refs, None)
+            .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         rt.block_on(observe_all(&platforms, None))?
             .into_iter()
-            .filter(|o| !everything.get(&o.key).is_some_and(|s| s.platform == o.platform))
+            .filter(|o| {
+                !everything
+                    .get(&o.key)
+                    .is_some_and(|s| s.platform == o.platform)
+            })
             .collect()
     };
 
@@ -78,7 +100,11 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
             key: o.key.clone(),
             platform: o.platform,
             op: Op::Delete,
-            clients: if o.key.is_shared() { vec![] } else { vec![o.key.owner.clone()] },
+            clients: if o.key.is_shared() {
+                vec![]
+            } else {
+                vec![o.key.owner.clone()]
+            },
             changes: Vec::new(),
         })
         .collect();
@@ -106,12 +132,22 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
         &platforms,
         source,
         progress,
-        &Options { concurrency: 8, fail_fast: false, wait_timeout: Duration::from_secs(120) },
+        &Options {
+            concurrency: 8,
+            fail_fast: false,
+            wait_timeout: Duration::from_secs(120),
+        },
     ));
     if outcome.failed() {
-        return Err(Error::new("some resources could not be removed; run destroy again"));
+        return Err(Error::new(
+            "some resources could not be removed; run destroy again",
+        ));
     }
-    ctx.ui.say(format!("{} removed {} resource(s)", ctx.ui.green("done:"), plan.actions.len()));
+    ctx.ui.say(format!(
+        "{} removed {} resource(s)",
+        ctx.ui.green("done:"),
+        plan.actions.len()
+    ));
     Ok(Outcome::Done)
 }
 

@@ -4,11 +4,11 @@
 use serde_json::json;
 use similar::{ChangeTag, TextDiff};
 
+use super::session::{connection, runtime, secrets};
 use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
+use crate::apply::progress::Progress;
 use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
-use super::session::{connection, runtime, secrets};
-use crate::apply::progress::Progress;
 use crate::plan::prepare::plan;
 use crate::plan::print_plan;
 use crate::render::FileChange;
@@ -90,26 +90,45 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
     // The platform layer: live state against the desired state, secrets by fingerprint.
     let mut platform_plan = None;
     if !args.local {
-        let refs: Vec<_> = results.iter().map(|(_, r)| {
-            let (c, rendered) = r.as_ref().expect("checked above");
-            (c, rendered)
-        }).collect();
+        let refs: Vec<_> = results
+            .iter()
+            .map(|(_, r)| {
+                let (c, rendered) = r.as_ref().expect("checked above");
+                (c, rendered)
+            })
+            .collect();
         let source = secrets(ctx, &ws)?;
         let rt = runtime()?;
         let progress = Progress::new(ui.stderr_tty, ui.quiet || ui.json);
         let conn = connection(ctx, &source);
-        let planned = rt.block_on(plan(&ws, &refs, args.platform.get(), source.as_ref(), &progress, &conn))?;
+        let planned = rt.block_on(plan(
+            &ws,
+            &refs,
+            args.platform.get(),
+            source.as_ref(),
+            &progress,
+            &conn,
+        ))?;
         if !ui.json {
             print_plan(ui, &planned.plan);
         }
         if let Some(out) = &args.out {
-            let text = serde_json::to_string_pretty(&planned.plan).map_err(|e| Error::new(e.to_string()))?;
+            let text = serde_json::to_string_pretty(&planned.plan)
+                .map_err(|e| Error::new(e.to_string()))?;
             crate::render::write_atomic(out, text.as_bytes(), None)?;
-            ui.note(format!("saved the plan to {}; apply exactly it with `scalewize deploy --plan {}`", out.display(), out.display()));
+            ui.note(format!(
+                "saved the plan to {}; apply exactly it with `scalewize deploy --plan {}`",
+                out.display(),
+                out.display()
+            ));
         }
         platform_plan = Some(planned.plan);
     }
-    let pending = create + update + delete + deleted.len() + platform_plan.as_ref().map_or(0, |p| p.actions.len());
+    let pending = create
+        + update
+        + delete
+        + deleted.len()
+        + platform_plan.as_ref().map_or(0, |p| p.actions.len());
     if args.json {
         let mut out = json!({
             "version": 1,
@@ -136,7 +155,11 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
             delete,
             ids.len(),
             with_changes,
-            if deleted.is_empty() { String::new() } else { format!(", {} deleted", deleted.len()) }
+            if deleted.is_empty() {
+                String::new()
+            } else {
+                format!(", {} deleted", deleted.len())
+            }
         ));
     }
     Ok(if args.detailed_exitcode && pending > 0 {

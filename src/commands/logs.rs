@@ -6,7 +6,7 @@ use super::session::runtime;
 use super::{Ctx, Outcome};
 use crate::cli::LogsArgs;
 use crate::error::{Error, Result};
-use crate::plan::service::{ServiceKey, LIBRECHAT};
+use crate::plan::service::{LIBRECHAT, ServiceKey};
 use crate::platform::Platforms;
 use crate::workspace::{CredentialMode, Owner};
 
@@ -20,13 +20,27 @@ pub fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<Outcome> {
         (ServiceKey::librechat(&client.id), client.librechat.platform)
     } else {
         let server = client.server(&args.server).ok_or_else(|| {
-            let known: Vec<&str> = client.servers.iter().filter(|s| s.deployed().is_some()).map(|s| s.slug.as_str()).collect();
-            Error::new(format!("{} deploys no server `{}`", client.id, args.server)).hint(format!("its deployed servers: {}", known.join(", ")))
+            let known: Vec<&str> = client
+                .servers
+                .iter()
+                .filter(|s| s.deployed().is_some())
+                .map(|s| s.slug.as_str())
+                .collect();
+            Error::new(format!("{} deploys no server `{}`", client.id, args.server))
+                .hint(format!("its deployed servers: {}", known.join(", ")))
         })?;
-        let d = server.deployed().ok_or_else(|| Error::new(format!("`{}` is external (it has a url): scalewize does not run it", args.server)))?;
+        let d = server.deployed().ok_or_else(|| {
+            Error::new(format!(
+                "`{}` is external (it has a url): scalewize does not run it",
+                args.server
+            ))
+        })?;
         let user = match (server.credential_mode, &args.user) {
             (CredentialMode::PerUserInstance, None) => {
-                return Err(Error::new(format!("`{}` runs one instance per user", args.server)).hint(format!("pass --user, one of: {}", server.users.join(", "))))
+                return Err(
+                    Error::new(format!("`{}` runs one instance per user", args.server))
+                        .hint(format!("pass --user, one of: {}", server.users.join(", "))),
+                );
             }
             (CredentialMode::PerUserInstance, Some(u)) => Some(u.as_str()),
             _ => None,

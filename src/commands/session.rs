@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use super::{collect_diagnostics, load_and_render_all, Ctx};
+use super::{Ctx, collect_diagnostics, load_and_render_all};
 use crate::error::{Error, Result};
 use crate::plan::SecretSource;
 use crate::render::{Rendered, SecretRef};
@@ -17,7 +17,10 @@ pub fn load_for_deploy(ws: &Workspace, ids: &[String]) -> Result<Vec<(Client, Re
     let results = load_and_render_all(ws, ids);
     let diags = collect_diagnostics(&results);
     if diags.has_errors() {
-        return Err(Error::from_diagnostics("fix these first; nothing was changed", diags));
+        return Err(Error::from_diagnostics(
+            "fix these first; nothing was changed",
+            diags,
+        ));
     }
     let mut out = Vec::new();
     let mut stale = Vec::new();
@@ -47,7 +50,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Secrets for one run: the encrypted store (with its `SCALEWIZE_SECRET_…` overrides).
 pub fn secrets(ctx: &Ctx, ws: &Workspace) -> Result<Arc<dyn SecretSource>> {
-    Ok(Arc::new(StoreSource { store: super::secret::open_store(ctx, ws)? }))
+    Ok(Arc::new(StoreSource {
+        store: super::secret::open_store(ctx, ws)?,
+    }))
 }
 
 struct StoreSource {
@@ -86,14 +91,19 @@ pub fn confirm(ctx: &Ctx, yes: bool, question: &str) -> Result<()> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Error::new("refusing to change anything without confirmation: not running in a terminal")
-            .hint("pass --yes to apply non-interactively (CI), or --dry-run to only see the plan"));
+        return Err(Error::new(
+            "refusing to change anything without confirmation: not running in a terminal",
+        )
+        .hint("pass --yes to apply non-interactively (CI), or --dry-run to only see the plan"));
     }
     let mut out = std::io::stderr();
     let _ = write!(out, "{question} Only 'yes' is accepted: ");
     let _ = out.flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::new(format!("cannot read the answer: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::new(format!("cannot read the answer: {e}")))?;
     if line.trim() == "yes" {
         Ok(())
     } else {

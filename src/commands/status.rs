@@ -7,14 +7,14 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::session::{connection, runtime, secrets};
-use super::{collect_diagnostics, load_and_render_all, Ctx, Outcome};
+use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
 use crate::plan::desired::desired;
 use crate::plan::prepare::observe_all;
-use crate::plan::service::{ServiceKey, ServiceKind, SpecValue, SHARED_OWNER};
+use crate::plan::service::{SHARED_OWNER, ServiceKey, ServiceKind, SpecValue};
 use crate::platform::{Platforms, State};
-use crate::probe::{probe, Probe};
+use crate::probe::{Probe, probe};
 use crate::workspace::{CredentialMode, USER_ID_HEADER};
 
 pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
@@ -22,16 +22,31 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let ids = ws.select(&args.selection.clients, args.selection.all, true)?;
     // --orphans needs every client's config to know what is described.
-    let all_ids = if args.orphans { ws.client_ids()? } else { ids.clone() };
+    let all_ids = if args.orphans {
+        ws.client_ids()?
+    } else {
+        ids.clone()
+    };
     let results = load_and_render_all(&ws, &all_ids);
     let diags = collect_diagnostics(&results);
     if diags.has_errors() {
-        return Err(Error::from_diagnostics("cannot tell what should be live: fix these first", diags));
+        return Err(Error::from_diagnostics(
+            "cannot tell what should be live: fix these first",
+            diags,
+        ));
     }
-    let loaded: Vec<_> = results.into_iter().map(|(_, r)| r.expect("checked")).collect();
+    let loaded: Vec<_> = results
+        .into_iter()
+        .map(|(_, r)| r.expect("checked"))
+        .collect();
     let all_refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
-    let selected_refs: Vec<_> = all_refs.iter().filter(|(c, _)| ids.contains(&c.id)).cloned().collect();
-    let specs = desired(&ws, &selected_refs, args.platform.get()).map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
+    let selected_refs: Vec<_> = all_refs
+        .iter()
+        .filter(|(c, _)| ids.contains(&c.id))
+        .cloned()
+        .collect();
+    let specs = desired(&ws, &selected_refs, args.platform.get())
+        .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
     let mut names: BTreeSet<_> = specs.values().map(|s| s.platform).collect();
     if args.orphans {
         names.extend(Platforms::available());
@@ -52,21 +67,42 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     rt.block_on(async {
         let mut tasks = Vec::new();
         for spec in specs.values().filter(|s| s.kind == ServiceKind::Mcp) {
-            let Some(o) = observed.iter().find(|o| o.key == spec.key && o.platform == spec.platform) else { continue };
-            let (Some(url), State::Running) = (o.url.clone(), &o.state) else { continue };
+            let Some(o) = observed
+                .iter()
+                .find(|o| o.key == spec.key && o.platform == spec.platform)
+            else {
+                continue;
+            };
+            let (Some(url), State::Running) = (o.url.clone(), &o.state) else {
+                continue;
+            };
             let mut headers = Vec::new();
-            if let (Some(src), Some(SpecValue::Secret(r))) = (&source, spec.env.get("MCP_ACCESS_TOKEN")) {
+            if let (Some(src), Some(SpecValue::Secret(r))) =
+                (&source, spec.env.get("MCP_ACCESS_TOKEN"))
+            {
                 match src.value(r) {
-                    Ok(t) => headers.push((crate::workspace::ACCESS_TOKEN_HEADER.to_string(), t.expose().to_string())),
-                    Err(e) => ctx.ui.debug(1, format!("{}: no token for the health probe: {}", spec.key, e.message)),
+                    Ok(t) => headers.push((
+                        crate::workspace::ACCESS_TOKEN_HEADER.to_string(),
+                        t.expose().to_string(),
+                    )),
+                    Err(e) => ctx.ui.debug(
+                        1,
+                        format!("{}: no token for the health probe: {}", spec.key, e.message),
+                    ),
                 }
             }
-            let per_user = selected_refs.iter().any(|(c, _)| c.servers.iter().any(|s| s.slug == spec.key.service && s.credential_mode == CredentialMode::PerUserHeader));
+            let per_user = selected_refs.iter().any(|(c, _)| {
+                c.servers.iter().any(|s| {
+                    s.slug == spec.key.service && s.credential_mode == CredentialMode::PerUserHeader
+                })
+            });
             if per_user {
                 headers.push((USER_ID_HEADER.to_string(), "scalewize-status".to_string()));
             }
             let key = spec.key.clone();
-            tasks.push(tokio::spawn(async move { (key, probe(&url, &headers, Duration::from_secs(15)).await) }));
+            tasks.push(tokio::spawn(async move {
+                (key, probe(&url, &headers, Duration::from_secs(15)).await)
+            }));
         }
         for t in tasks {
             if let Ok((k, p)) = t.await {
@@ -79,7 +115,9 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     let mut down = 0;
     let mut rows = Vec::new();
     for spec in specs.values() {
-        let o = observed.iter().find(|o| o.key == spec.key && o.platform == spec.platform);
+        let o = observed
+            .iter()
+            .find(|o| o.key == spec.key && o.platform == spec.platform);
         let p = probes.get(&spec.key);
         let (state, detail) = match o {
             None => ("missing".to_string(), Some("not deployed".to_string())),
@@ -107,10 +145,14 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     }
     let mut orphans = Vec::new();
     if args.orphans {
-        let everything = desired(&ws, &all_refs, args.platform.get()).map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
+        let everything = desired(&ws, &all_refs, args.platform.get())
+            .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         let all_live = rt.block_on(observe_all(&platforms, None))?;
         for o in all_live {
-            if !everything.get(&o.key).is_some_and(|s| s.platform == o.platform) {
+            if !everything
+                .get(&o.key)
+                .is_some_and(|s| s.platform == o.platform)
+            {
                 orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
             }
         }
@@ -118,14 +160,28 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     if ui.json {
         ui.json_out(&json!({"services": rows, "orphans": if args.orphans { Some(&orphans) } else { None }, "summary": {"services": rows.len(), "down": down}}));
     } else {
-        ui.result(format!("{:<38} {:<8} {:<10} {:<18} {}", "SERVICE", "PLATFORM", "STATE", "MCP", "URL"));
+        ui.result(format!(
+            "{:<38} {:<8} {:<10} {:<18} {}",
+            "SERVICE", "PLATFORM", "STATE", "MCP", "URL"
+        ));
         for r in &rows {
             let state = r["state"].as_str().unwrap_or_default();
-            let state_col = if r["healthy"].as_bool() == Some(true) { ui.green(state) } else { ui.red(state) };
+            let state_col = if r["healthy"].as_bool() == Some(true) {
+                ui.green(state)
+            } else {
+                ui.red(state)
+            };
             let mcp = match r["mcp"].as_object() {
-                Some(m) if m["ok"].as_bool() == Some(true) => format!("{} tools, {} ms", m["tools"], m["latency_ms"]),
+                Some(m) if m["ok"].as_bool() == Some(true) => {
+                    format!("{} tools, {} ms", m["tools"], m["latency_ms"])
+                }
                 Some(_) => "unhealthy".to_string(),
-                None if r["service"].as_str().is_some_and(|s| s.ends_with("/librechat")) => "-".to_string(),
+                None if r["service"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with("/librechat")) =>
+                {
+                    "-".to_string()
+                }
                 None => "not probed".to_string(),
             };
             ui.result(format!(
@@ -137,7 +193,10 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
                 r["url"].as_str().unwrap_or("-")
             ));
             if r["healthy"].as_bool() != Some(true) {
-                let why = r["mcp"]["error"].as_str().map(str::to_string).or_else(|| r["detail"].as_str().map(str::to_string));
+                let why = r["mcp"]["error"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| r["detail"].as_str().map(str::to_string));
                 if let Some(why) = why {
                     ui.result(format!("{:<38} {}", "", ui.dim(&format!("↳ {why}"))));
                 }
@@ -147,9 +206,16 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
             if orphans.is_empty() {
                 ui.result("No orphans: every resource scalewize owns is described by a config.");
             } else {
-                ui.result(format!("Orphans ({}), remove with `scalewize destroy --orphans`:", orphans.len()));
+                ui.result(format!(
+                    "Orphans ({}), remove with `scalewize destroy --orphans`:",
+                    orphans.len()
+                ));
                 for o in &orphans {
-                    ui.result(format!("  {} on {}", o["service"].as_str().unwrap_or_default(), o["platform"].as_str().unwrap_or_default()));
+                    ui.result(format!(
+                        "  {} on {}",
+                        o["service"].as_str().unwrap_or_default(),
+                        o["platform"].as_str().unwrap_or_default()
+                    ));
                 }
             }
         }
@@ -163,5 +229,8 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
 
 /// Pad by the visible width (colour codes take none).
 fn pad(painted: &str, plain: &str, width: usize) -> String {
-    format!("{painted}{}", " ".repeat(width.saturating_sub(plain.chars().count())))
+    format!(
+        "{painted}{}",
+        " ".repeat(width.saturating_sub(plain.chars().count()))
+    )
 }

@@ -17,13 +17,25 @@ pub struct Rate {
 
 impl Rate {
     pub fn per_second(rate: f64, burst: f64) -> Rate {
-        Rate { rate, per: Duration::from_secs(1), burst }
+        Rate {
+            rate,
+            per: Duration::from_secs(1),
+            burst,
+        }
     }
     pub fn per_minute(rate: f64, burst: f64) -> Rate {
-        Rate { rate, per: Duration::from_secs(60), burst }
+        Rate {
+            rate,
+            per: Duration::from_secs(60),
+            burst,
+        }
     }
     pub fn per_hour(rate: f64, burst: f64) -> Rate {
-        Rate { rate, per: Duration::from_secs(3600), burst }
+        Rate {
+            rate,
+            per: Duration::from_secs(3600),
+            burst,
+        }
     }
     /// Tokens per (real) second, with time scaled.
     fn per_real_second(&self) -> f64 {
@@ -50,8 +62,14 @@ impl Limiter {
             let wait = {
                 let mut buckets = self.buckets.lock().expect("limiter");
                 let now = Instant::now();
-                let b = buckets.entry(key.to_string()).or_insert(Bucket { tokens: rate.burst, at: now, blocked_until: None });
-                b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate.per_real_second()).min(rate.burst);
+                let b = buckets.entry(key.to_string()).or_insert(Bucket {
+                    tokens: rate.burst,
+                    at: now,
+                    blocked_until: None,
+                });
+                b.tokens = (b.tokens
+                    + now.duration_since(b.at).as_secs_f64() * rate.per_real_second())
+                .min(rate.burst);
                 b.at = now;
                 match b.blocked_until {
                     Some(t) if t > now => t - now,
@@ -70,7 +88,11 @@ impl Limiter {
     pub fn block(&self, key: &str, after: Duration) {
         let mut buckets = self.buckets.lock().expect("limiter");
         let until = Instant::now() + scaled(after);
-        let b = buckets.entry(key.to_string()).or_insert(Bucket { tokens: 0.0, at: Instant::now(), blocked_until: None });
+        let b = buckets.entry(key.to_string()).or_insert(Bucket {
+            tokens: 0.0,
+            at: Instant::now(),
+            blocked_until: None,
+        });
         b.tokens = 0.0;
         b.blocked_until = Some(b.blocked_until.map_or(until, |t| t.max(until)));
     }
@@ -89,7 +111,10 @@ mod tests {
             l.acquire("k", rate).await;
         }
         l.acquire("k", rate).await;
-        assert!(start.elapsed() >= Duration::from_millis(40), "the fourth waits for a token");
+        assert!(
+            start.elapsed() >= Duration::from_millis(40),
+            "the fourth waits for a token"
+        );
         l.acquire("other", rate).await;
     }
 }

@@ -6,11 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::service::{LocalRun, RepoSource, ServiceKey, ServiceKind, ServiceSpec, SpecValue};
 use crate::error::{Diagnostic, Diagnostics, Location};
 use crate::render::{EnvValue, Rendered, SecretRef, SecretScope};
-use crate::workspace::{naming, Client, CredentialMode, Owner, PlatformName, ServerSource, Size, Workspace};
+use crate::workspace::{
+    Client, CredentialMode, Owner, PlatformName, ServerSource, Size, Workspace, naming,
+};
 
 pub const LIBRECHAT_PORT: u16 = 3080;
 pub const LIBRECHAT_CONFIG_PATH: &str = "/app/librechat.yaml";
-pub const LIBRECHAT_SIZE: Size = Size { cpus: 1, memory_mb: 1024 };
+pub const LIBRECHAT_SIZE: Size = Size {
+    cpus: 1,
+    memory_mb: 1024,
+};
 
 fn token_ref(owner: &Owner, slug: &str, user: Option<&str>) -> SecretRef {
     SecretRef {
@@ -36,7 +41,9 @@ pub fn desired(
     let mut diags = Diagnostics::default();
     for (client, rendered) in clients {
         for s in &client.servers {
-            let ServerSource::Deployed(d) = &s.source else { continue };
+            let ServerSource::Deployed(d) = &s.source else {
+                continue;
+            };
             let users: Vec<Option<&str>> = if s.credential_mode == CredentialMode::PerUserInstance {
                 s.users.iter().map(|u| Some(u.as_str())).collect()
             } else {
@@ -53,15 +60,32 @@ pub fn desired(
                     .iter()
                     .map(|(k, v)| (k.clone(), SpecValue::Plain { value: v.clone() }))
                     .collect();
-                env.insert("MCP_SERVER_NAME".into(), SpecValue::Plain { value: key.local_name() });
-                env.insert("MCP_ACCESS_TOKEN".into(), SpecValue::Secret(token_ref(&d.owner, &s.slug, user)));
+                env.insert(
+                    "MCP_SERVER_NAME".into(),
+                    SpecValue::Plain {
+                        value: key.local_name(),
+                    },
+                );
+                env.insert(
+                    "MCP_ACCESS_TOKEN".into(),
+                    SpecValue::Secret(token_ref(&d.owner, &s.slug, user)),
+                );
                 for name in &d.secrets {
                     let scope = match (&d.owner, user) {
                         (Owner::Shared, _) => SecretScope::Shared,
-                        (Owner::Client(c), Some(u)) => SecretScope::User { client: c.clone(), user: u.to_string() },
+                        (Owner::Client(c), Some(u)) => SecretScope::User {
+                            client: c.clone(),
+                            user: u.to_string(),
+                        },
                         (Owner::Client(c), None) => SecretScope::Client(c.clone()),
                     };
-                    env.insert(name.clone(), SpecValue::Secret(SecretRef { name: name.clone(), scope }));
+                    env.insert(
+                        name.clone(),
+                        SpecValue::Secret(SecretRef {
+                            name: name.clone(),
+                            scope,
+                        }),
+                    );
                 }
                 let spec_platform = platform.unwrap_or(d.platform);
                 let spec = ServiceSpec {
@@ -76,7 +100,10 @@ pub fn desired(
                         root_dir: ws.relative(&d.folder).display().to_string(),
                         commit: None,
                     }),
-                    local: d.run.as_ref().map(|run| LocalRun { run: run.clone(), folder: d.folder.clone() }),
+                    local: d.run.as_ref().map(|run| LocalRun {
+                        run: run.clone(),
+                        folder: d.folder.clone(),
+                    }),
                     port: d.port,
                     path: d.path.clone(),
                     health_path: d.health_path.clone(),
@@ -101,11 +128,17 @@ pub fn desired(
         let mut depends_on = BTreeSet::new();
         for e in rendered.env.entries() {
             let v = match &e.value {
-                EnvValue::Static { value } => SpecValue::Plain { value: value.clone() },
+                EnvValue::Static { value } => SpecValue::Plain {
+                    value: value.clone(),
+                },
                 EnvValue::Secret(r) => SpecValue::Secret(r.clone()),
                 EnvValue::LibreChatUrl => SpecValue::OwnUrl,
                 EnvValue::ServiceUrl { server, owner } => {
-                    let owner = if owner == super::service::SHARED_OWNER { Owner::Shared } else { Owner::Client(owner.clone()) };
+                    let owner = if owner == super::service::SHARED_OWNER {
+                        Owner::Shared
+                    } else {
+                        Owner::Client(owner.clone())
+                    };
                     let dep = ServiceKey::new(&owner, server, None);
                     depends_on.insert(dep.clone());
                     SpecValue::UrlOf { service: dep }
@@ -127,7 +160,10 @@ pub fn desired(
             region: lc.region.clone(),
             size: lc.size.unwrap_or(LIBRECHAT_SIZE),
             env,
-            files: BTreeMap::from([(LIBRECHAT_CONFIG_PATH.to_string(), rendered.librechat_yaml().to_string())]),
+            files: BTreeMap::from([(
+                LIBRECHAT_CONFIG_PATH.to_string(),
+                rendered.librechat_yaml().to_string(),
+            )]),
             depends_on,
         };
         if let Err(e) = deployable(&spec) {
@@ -145,15 +181,21 @@ pub fn desired(
 
 /// What a platform needs before any call: a local run spec, an image or a Railway repo.
 fn deployable(spec: &ServiceSpec) -> Result<(), String> {
-    let what = if spec.kind == ServiceKind::LibreChat { "LibreChat".to_string() } else { format!("`{}`", spec.key.service) };
+    let what = if spec.kind == ServiceKind::LibreChat {
+        "LibreChat".to_string()
+    } else {
+        format!("`{}`", spec.key.service)
+    };
     match spec.platform {
-        PlatformName::Local if spec.kind == ServiceKind::Mcp && spec.local.is_none() => {
-            Err(format!("{what} cannot run on `local`: its manifest has no `run`"))
+        PlatformName::Local if spec.kind == ServiceKind::Mcp && spec.local.is_none() => Err(
+            format!("{what} cannot run on `local`: its manifest has no `run`"),
+        ),
+        PlatformName::Fly if spec.image.is_none() => {
+            Err(format!("{what} cannot deploy to Fly: no pinned image"))
         }
-        PlatformName::Fly if spec.image.is_none() => Err(format!("{what} cannot deploy to Fly: no pinned image")),
-        PlatformName::Railway if spec.image.is_none() && spec.repo.is_none() => {
-            Err(format!("{what} cannot deploy to Railway: no pinned image or repository"))
-        }
+        PlatformName::Railway if spec.image.is_none() && spec.repo.is_none() => Err(format!(
+            "{what} cannot deploy to Railway: no pinned image or repository"
+        )),
         _ => Ok(()),
     }
 }

@@ -1,7 +1,7 @@
 //! The plan as people read it: Terraform's `+` create, `~` update with the changed fields,
 //! `-` delete, grouped by client, with a summary line. Secrets show only fingerprints.
 
-use super::{Action, FieldChange, Plan, KNOWN_AFTER_APPLY};
+use super::{Action, FieldChange, KNOWN_AFTER_APPLY, Plan};
 use crate::platform::Op;
 use crate::ui::Ui;
 
@@ -22,7 +22,13 @@ fn change_line(ui: &Ui, c: &FieldChange) -> String {
     match (&c.old, &c.new) {
         (None, Some(_)) => format!("      {} {} = {}", ui.green("+"), c.field, show(&c.new)),
         (Some(_), None) => format!("      {} {}", ui.red("-"), c.field),
-        _ => format!("      {} {}: {} → {}", ui.yellow("~"), c.field, show(&c.old), show(&c.new)),
+        _ => format!(
+            "      {} {}: {} → {}",
+            ui.yellow("~"),
+            c.field,
+            show(&c.old),
+            show(&c.new)
+        ),
     }
 }
 
@@ -32,7 +38,11 @@ fn action_line(ui: &Ui, a: &Action) -> String {
         Op::Update => (ui.yellow("~"), "update"),
         Op::Delete => (ui.red("-"), "delete"),
     };
-    format!("  {sym} {} {}", ui.bold(&a.key.to_string()), ui.dim(&format!("({verb} on {})", a.platform)))
+    format!(
+        "  {sym} {} {}",
+        ui.bold(&a.key.to_string()),
+        ui.dim(&format!("({verb} on {})", a.platform))
+    )
 }
 
 pub fn summary_line(plan: &Plan) -> String {
@@ -65,7 +75,10 @@ pub fn print_plan(ui: &Ui, plan: &Plan) {
                     ui.say(change_line(ui, c));
                 }
             } else if a.op == Op::Create {
-                ui.say(ui.dim(&format!("      ({} settings; -v lists them)", a.changes.len())));
+                ui.say(ui.dim(&format!(
+                    "      ({} settings; -v lists them)",
+                    a.changes.len()
+                )));
             }
         }
     }

@@ -2,8 +2,8 @@
 //! changed fields) / delete actions. Platform-agnostic: platforms only project fields.
 
 pub mod desired;
-pub mod prepare;
 mod display;
+pub mod prepare;
 pub mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,13 +32,20 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// The platform-agnostic comparable fields of a spec: settings, plain env values, dependency URLs
 /// (or "known after apply"), secret fingerprints, and a digest of each file.
-pub fn base_fields(spec: &ServiceSpec, urls: &BTreeMap<ServiceKey, String>, fingerprints: &BTreeMap<SecretRef, String>) -> Fields {
+pub fn base_fields(
+    spec: &ServiceSpec,
+    urls: &BTreeMap<ServiceKey, String>,
+    fingerprints: &BTreeMap<SecretRef, String>,
+) -> Fields {
     let mut f = Fields::new();
     if let Some(i) = &spec.image {
         f.insert("image".into(), i.clone());
     }
     if let Some(r) = &spec.repo {
-        f.insert("repo".into(), format!("{}@{} ({})", r.repo, r.branch, r.root_dir));
+        f.insert(
+            "repo".into(),
+            format!("{}@{} ({})", r.repo, r.branch, r.root_dir),
+        );
     }
     if let Some(l) = &spec.local {
         let run = match (&l.run.cargo_bin, &l.run.command) {
@@ -54,25 +61,42 @@ pub fn base_fields(spec: &ServiceSpec, urls: &BTreeMap<ServiceKey, String>, fing
     if let Some(r) = &spec.region {
         f.insert("region".into(), r.clone());
     }
-    f.insert("size".into(), format!("{} cpu, {} MB", spec.size.cpus, spec.size.memory_mb));
+    f.insert(
+        "size".into(),
+        format!("{} cpu, {} MB", spec.size.cpus, spec.size.memory_mb),
+    );
     for (name, value) in &spec.env {
         match value {
             SpecValue::Plain { value } => {
                 f.insert(format!("env.{name}"), value.clone());
             }
             SpecValue::UrlOf { service } => {
-                f.insert(format!("env.{name}"), urls.get(service).cloned().unwrap_or_else(|| KNOWN_AFTER_APPLY.into()));
+                f.insert(
+                    format!("env.{name}"),
+                    urls.get(service)
+                        .cloned()
+                        .unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+                );
             }
             SpecValue::OwnUrl => {
                 f.insert(format!("env.{name}"), OWN_URL.into());
             }
             SpecValue::Secret(r) => {
-                f.insert(format!("secret.{name}"), fingerprints.get(r).cloned().unwrap_or_else(|| "(missing)".into()));
+                f.insert(
+                    format!("secret.{name}"),
+                    fingerprints
+                        .get(r)
+                        .cloned()
+                        .unwrap_or_else(|| "(missing)".into()),
+                );
             }
         }
     }
     for (path, content) in &spec.files {
-        f.insert(format!("file.{path}"), format!("sha256:{}", &sha256_hex(content.as_bytes())[..16]));
+        f.insert(
+            format!("file.{path}"),
+            format!("sha256:{}", &sha256_hex(content.as_bytes())[..16]),
+        );
     }
     f
 }
@@ -142,7 +166,9 @@ pub fn compute(
     let mut actions = Vec::new();
     let mut unchanged = Vec::new();
     for (key, (spec, fields)) in desired {
-        let live = observed.iter().find(|o| &o.key == key && o.platform == spec.platform);
+        let live = observed
+            .iter()
+            .find(|o| &o.key == key && o.platform == spec.platform);
         let clients: Vec<String> = spec.clients.iter().cloned().collect();
         match live {
             None => actions.push(Action {
@@ -152,7 +178,11 @@ pub fn compute(
                 clients,
                 changes: fields
                     .iter()
-                    .map(|(k, v)| FieldChange { field: k.clone(), old: None, new: Some(v.clone()) })
+                    .map(|(k, v)| FieldChange {
+                        field: k.clone(),
+                        old: None,
+                        new: Some(v.clone()),
+                    })
                     .collect(),
             }),
             Some(o) => {
@@ -162,7 +192,11 @@ pub fn compute(
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .filter(|k| fields.get(*k) != o.fields.get(*k))
-                    .map(|k| FieldChange { field: k.clone(), old: o.fields.get(k).cloned(), new: fields.get(k).cloned() })
+                    .map(|k| FieldChange {
+                        field: k.clone(),
+                        old: o.fields.get(k).cloned(),
+                        new: fields.get(k).cloned(),
+                    })
                     .collect();
                 if needs_restore(o) {
                     changes.push(FieldChange {
@@ -174,21 +208,41 @@ pub fn compute(
                 if changes.is_empty() {
                     unchanged.push(key.clone());
                 } else {
-                    actions.push(Action { key: key.clone(), platform: spec.platform, op: Op::Update, clients, changes });
+                    actions.push(Action {
+                        key: key.clone(),
+                        platform: spec.platform,
+                        op: Op::Update,
+                        clients,
+                        changes,
+                    });
                 }
             }
         }
     }
     for o in observed {
-        let wanted = desired.get(&o.key).is_some_and(|(s, _)| s.platform == o.platform);
+        let wanted = desired
+            .get(&o.key)
+            .is_some_and(|(s, _)| s.platform == o.platform);
         let elsewhere = desired.contains_key(&o.key);
         if !wanted && !elsewhere && delete_owners.contains(&o.key.owner) {
             actions.push(Action {
                 key: o.key.clone(),
                 platform: o.platform,
                 op: Op::Delete,
-                clients: if o.key.is_shared() { vec![] } else { vec![o.key.owner.clone()] },
-                changes: o.fields.iter().map(|(k, v)| FieldChange { field: k.clone(), old: Some(v.clone()), new: None }).collect(),
+                clients: if o.key.is_shared() {
+                    vec![]
+                } else {
+                    vec![o.key.owner.clone()]
+                },
+                changes: o
+                    .fields
+                    .iter()
+                    .map(|(k, v)| FieldChange {
+                        field: k.clone(),
+                        old: Some(v.clone()),
+                        new: None,
+                    })
+                    .collect(),
             });
         }
     }
@@ -216,7 +270,10 @@ fn order(actions: &mut [Action]) {
 }
 
 fn digest<T: Serialize>(value: &T) -> String {
-    format!("sha256:{}", sha256_hex(serde_json::to_string(value).unwrap_or_default().as_bytes()))
+    format!(
+        "sha256:{}",
+        sha256_hex(serde_json::to_string(value).unwrap_or_default().as_bytes())
+    )
 }
 
 /// Digest of what the plan was computed from on our side: specs and their fields, without the
@@ -228,7 +285,9 @@ fn inputs_digest(desired: &BTreeMap<ServiceKey, (ServiceSpec, Fields)>) -> Strin
             let own: Fields = f
                 .iter()
                 .filter(|(name, _)| {
-                    !name.strip_prefix("env.").is_some_and(|n| matches!(s.env.get(n), Some(SpecValue::UrlOf { .. })))
+                    !name
+                        .strip_prefix("env.")
+                        .is_some_and(|n| matches!(s.env.get(n), Some(SpecValue::UrlOf { .. })))
                 })
                 .map(|(a, b)| (a.clone(), b.clone()))
                 .collect();
@@ -256,8 +315,16 @@ mod tests {
 
     fn spec(owner: &str, service: &str) -> ServiceSpec {
         ServiceSpec {
-            key: ServiceKey { owner: owner.into(), service: service.into(), user: None },
-            kind: if service == "librechat" { ServiceKind::LibreChat } else { ServiceKind::Mcp },
+            key: ServiceKey {
+                owner: owner.into(),
+                service: service.into(),
+                user: None,
+            },
+            kind: if service == "librechat" {
+                ServiceKind::LibreChat
+            } else {
+                ServiceKind::Mcp
+            },
             platform: PlatformName::Local,
             clients: BTreeSet::from(["a".to_string()]),
             image: None,
@@ -267,7 +334,10 @@ mod tests {
             path: "/mcp".into(),
             health_path: "/health".into(),
             region: None,
-            size: Size { cpus: 1, memory_mb: 256 },
+            size: Size {
+                cpus: 1,
+                memory_mb: 256,
+            },
             env: BTreeMap::new(),
             files: BTreeMap::new(),
             depends_on: BTreeSet::new(),
@@ -275,7 +345,15 @@ mod tests {
     }
 
     fn observed(s: &ServiceSpec, fields: &Fields, state: State) -> Observed {
-        Observed { key: s.key.clone(), platform: PlatformName::Local, id: "x".into(), url: None, state, detail: None, fields: fields.clone() }
+        Observed {
+            key: s.key.clone(),
+            platform: PlatformName::Local,
+            id: "x".into(),
+            url: None,
+            state,
+            detail: None,
+            fields: fields.clone(),
+        }
     }
 
     #[test]
@@ -292,9 +370,23 @@ mod tests {
             desired.insert(s.key.clone(), (s.clone(), f(s)));
         }
         desired.get_mut(&own.key).unwrap().1 = changed;
-        let live = vec![observed(&own, &f(&own), State::Running), observed(&gone, &f(&gone), State::Running), observed(&lc, &f(&lc), State::Down)];
-        let plan = compute(vec!["a".into()], None, &desired, &live, &BTreeSet::from(["a".to_string()]));
-        let ops: Vec<_> = plan.actions.iter().map(|a| (a.op, a.key.to_string())).collect();
+        let live = vec![
+            observed(&own, &f(&own), State::Running),
+            observed(&gone, &f(&gone), State::Running),
+            observed(&lc, &f(&lc), State::Down),
+        ];
+        let plan = compute(
+            vec!["a".into()],
+            None,
+            &desired,
+            &live,
+            &BTreeSet::from(["a".to_string()]),
+        );
+        let ops: Vec<_> = plan
+            .actions
+            .iter()
+            .map(|a| (a.op, a.key.to_string()))
+            .collect();
         assert_eq!(
             ops,
             vec![
@@ -304,10 +396,23 @@ mod tests {
                 (Op::Delete, "a/old-mcp".to_string()),
             ]
         );
-        assert_eq!(plan.actions[1].changes, vec![FieldChange { field: "env.X".into(), old: None, new: Some("2".into()) }]);
-        assert_eq!(plan.actions[2].changes[0].field, STATE_FIELD, "a down service is restored");
+        assert_eq!(
+            plan.actions[1].changes,
+            vec![FieldChange {
+                field: "env.X".into(),
+                old: None,
+                new: Some("2".into())
+            }]
+        );
+        assert_eq!(
+            plan.actions[2].changes[0].field, STATE_FIELD,
+            "a down service is restored"
+        );
         // Nothing changed → nothing to do.
-        let live: Vec<_> = desired.values().map(|(s, f)| observed(s, f, State::Running)).collect();
+        let live: Vec<_> = desired
+            .values()
+            .map(|(s, f)| observed(s, f, State::Running))
+            .collect();
         let plan = compute(vec!["a".into()], None, &desired, &live, &BTreeSet::new());
         assert!(plan.is_empty());
         assert_eq!(plan.unchanged.len(), 3);

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::service::{ServiceKey, ServiceSpec, SHARED_OWNER};
-use super::{base_fields, compute, Plan, SecretSource};
+use super::service::{SHARED_OWNER, ServiceKey, ServiceSpec};
+use super::{Plan, SecretSource, base_fields, compute};
 use crate::apply::progress::Progress;
 use crate::error::{Diagnostic, Diagnostics, Error, Location, Result};
 use crate::platform::{Connection, Fields, Observed, Platforms};
-use crate::render::{env_plan::set_command, Rendered};
+use crate::render::{Rendered, env_plan::set_command};
 use crate::workspace::{Client, PlatformName, Workspace};
 
 pub struct Planned {
@@ -19,16 +19,24 @@ pub struct Planned {
 }
 
 /// Observe `owners` on every platform in `platforms`, concurrently.
-pub async fn observe_all(platforms: &Platforms, owners: Option<&BTreeSet<String>>) -> Result<Vec<Observed>> {
+pub async fn observe_all(
+    platforms: &Platforms,
+    owners: Option<&BTreeSet<String>>,
+) -> Result<Vec<Observed>> {
     let mut tasks = Vec::new();
     for (_, p) in platforms.iter() {
         let p = p.clone();
         let owners = owners.cloned();
-        tasks.push(tokio::spawn(async move { p.observe(owners.as_ref()).await }));
+        tasks.push(tokio::spawn(
+            async move { p.observe(owners.as_ref()).await },
+        ));
     }
     let mut out = Vec::new();
     for t in tasks {
-        out.extend(t.await.map_err(|e| Error::new(format!("internal error: {e}")))??);
+        out.extend(
+            t.await
+                .map_err(|e| Error::new(format!("internal error: {e}")))??,
+        );
     }
     Ok(out)
 }
@@ -41,8 +49,9 @@ pub async fn plan(
     progress: &Progress,
     conn: &Connection,
 ) -> Result<Planned> {
-    let specs = super::desired::desired(ws, clients, platform_override)
-        .map_err(|ds| Error::from_diagnostics("these services cannot be deployed as configured", ds))?;
+    let specs = super::desired::desired(ws, clients, platform_override).map_err(|ds| {
+        Error::from_diagnostics("these services cannot be deployed as configured", ds)
+    })?;
     let names: BTreeSet<PlatformName> = specs.values().map(|s| s.platform).collect();
     let platforms = Platforms::connect(ws, &names, conn)?;
     for (name, p) in platforms.iter() {
@@ -71,7 +80,11 @@ pub async fn plan(
                     fingerprints.insert(r.clone(), f);
                 }
                 Err(e) => {
-                    let d = Diagnostic::error(Location::default(), format!("{}: {}", spec.key, e.message)).hint(e.hint.unwrap_or_else(|| set_command(r)));
+                    let d = Diagnostic::error(
+                        Location::default(),
+                        format!("{}: {}", spec.key, e.message),
+                    )
+                    .hint(e.hint.unwrap_or_else(|| set_command(r)));
                     if !missing.0.contains(&d) {
                         missing.push(d);
                     }
@@ -80,17 +93,33 @@ pub async fn plan(
         }
     }
     if missing.has_errors() {
-        return Err(Error::from_diagnostics("secrets are missing or unreadable; nothing was changed", missing));
+        return Err(Error::from_diagnostics(
+            "secrets are missing or unreadable; nothing was changed",
+            missing,
+        ));
     }
     let desired: BTreeMap<ServiceKey, (ServiceSpec, Fields)> = specs
         .iter()
         .map(|(k, s)| {
-            let f = platforms.get(s.platform).fields(s, base_fields(s, &urls, &fingerprints));
+            let f = platforms
+                .get(s.platform)
+                .fields(s, base_fields(s, &urls, &fingerprints));
             (k.clone(), (s.clone(), f))
         })
         .collect();
     let client_ids: Vec<String> = clients.iter().map(|(c, _)| c.id.clone()).collect();
     let delete_owners: BTreeSet<String> = client_ids.iter().cloned().collect();
-    let plan = compute(client_ids, platform_override, &desired, &observed, &delete_owners);
-    Ok(Planned { specs, observed, plan, platforms })
+    let plan = compute(
+        client_ids,
+        platform_override,
+        &desired,
+        &observed,
+        &delete_owners,
+    );
+    Ok(Planned {
+        specs,
+        observed,
+        plan,
+        platforms,
+    })
 }

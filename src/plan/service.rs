@@ -95,10 +95,14 @@ pub enum ServiceKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum SpecValue {
-    Plain { value: String },
+    Plain {
+        value: String,
+    },
     Secret(SecretRef),
     /// The public URL of another service (known once it is deployed).
-    UrlOf { service: ServiceKey },
+    UrlOf {
+        service: ServiceKey,
+    },
     /// This service's own public URL (LibreChat's `DOMAIN_CLIENT`/`DOMAIN_SERVER`).
     OwnUrl,
 }

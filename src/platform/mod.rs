@@ -74,7 +74,10 @@ pub enum Resolved {
     Url(String),
     /// This service's own public URL: each platform knows its own.
     OwnUrl,
-    Secret { value: Secret, fingerprint: String },
+    Secret {
+        value: Secret,
+        fingerprint: String,
+    },
 }
 
 /// A desired service with every value resolved (secrets, dependency URLs).
@@ -118,7 +121,11 @@ pub trait Platform: Send + Sync {
 
     /// Called once before applying, with every spec this run creates or updates here
     /// (the local platform builds binaries).
-    async fn prepare(&self, specs: &[&ServiceSpec], progress: &crate::apply::progress::Progress) -> Result<()> {
+    async fn prepare(
+        &self,
+        specs: &[&ServiceSpec],
+        progress: &crate::apply::progress::Progress,
+    ) -> Result<()> {
         let _ = (specs, progress);
         Ok(())
     }
@@ -132,7 +139,10 @@ pub trait Platform: Send + Sync {
     /// Recent log lines of a service.
     async fn logs(&self, key: &ServiceKey, lines: usize) -> Result<Vec<String>> {
         let _ = (key, lines);
-        Err(Error::new(format!("logs are not available on {}", self.name())))
+        Err(Error::new(format!(
+            "logs are not available on {}",
+            self.name()
+        )))
     }
 }
 
@@ -145,7 +155,9 @@ pub struct Connection {
 impl Connection {
     /// Debug lines nowhere (tests, and commands that do not talk to clouds).
     pub fn quiet() -> Self {
-        Connection { debug: Arc::new(|_, _| {}) }
+        Connection {
+            debug: Arc::new(|_, _| {}),
+        }
     }
 }
 
@@ -157,15 +169,21 @@ pub struct Platforms {
 
 impl Platforms {
     /// Connect to `names`: credentials and endpoints come from the environment (SPEC §4).
-    pub fn connect(ws: &Workspace, names: &BTreeSet<PlatformName>, conn: &Connection) -> Result<Platforms> {
+    pub fn connect(
+        ws: &Workspace,
+        names: &BTreeSet<PlatformName>,
+        conn: &Connection,
+    ) -> Result<Platforms> {
         let _ = conn;
         let mut map: BTreeMap<PlatformName, Arc<dyn Platform>> = BTreeMap::new();
         for name in names {
             let p: Arc<dyn Platform> = match name {
                 PlatformName::Local => Arc::new(local::LocalPlatform::new(ws)?),
                 other => {
-                    return Err(Error::new(format!("the {other} platform is not available in this version"))
-                        .hint("deploy to `local` (--platform local)"));
+                    return Err(Error::new(format!(
+                        "the {other} platform is not available in this version"
+                    ))
+                    .hint("deploy to `local` (--platform local)"));
                 }
             };
             map.insert(*name, p);

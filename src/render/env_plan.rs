@@ -8,7 +8,9 @@ use crate::workspace::LIBRECHAT_SECRETS;
 use crate::workspace::{Client, DEFAULT_CLIENT, Owner, ServerSource, Workspace, naming};
 
 /// Whose store a secret lives in.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case", tag = "scope", content = "id")]
 pub enum SecretScope {
     /// The client's store, falling back to `default`'s.
@@ -19,7 +21,9 @@ pub enum SecretScope {
     User { client: String, user: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SecretRef {
     pub name: String,
     #[serde(flatten)]

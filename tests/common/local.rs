@@ -10,7 +10,20 @@ pub fn server_bins() -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let ok = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "knowledge-base-mcp", "-p", "custom-crm-mcp", "-p", "custom-erp-mcp", "-p", "custom-hr-mcp", "-p", "servicedesk-mcp"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "knowledge-base-mcp",
+                "-p",
+                "custom-crm-mcp",
+                "-p",
+                "custom-erp-mcp",
+                "-p",
+                "custom-hr-mcp",
+                "-p",
+                "servicedesk-mcp",
+            ])
             .current_dir(super::repo_root())
             .status()
             .unwrap();
@@ -20,7 +33,10 @@ pub fn server_bins() -> PathBuf {
 }
 
 pub fn env() -> Vec<(String, String)> {
-    vec![("SCALEWIZE_LOCAL_BIN_DIR".into(), server_bins().display().to_string())]
+    vec![(
+        "SCALEWIZE_LOCAL_BIN_DIR".into(),
+        server_bins().display().to_string(),
+    )]
 }
 
 /// Run scalewize in `ws` with the prebuilt servers (and `extra` variables).
@@ -42,7 +58,8 @@ pub fn pids(ws: &TempWorkspace) -> Vec<(String, u32, Option<u32>)> {
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let p = e.path();
         if p.to_string_lossy().ends_with(".run.json") {
-            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
             out.push((
                 p.file_name().unwrap().to_string_lossy().into_owned(),
                 v["supervisor_pid"].as_u64().unwrap() as u32,

@@ -32,8 +32,11 @@ impl Binaries {
         if let Some(d) = dir.as_ref() {
             for b in bins {
                 if !d.join(b).is_file() {
-                    return Err(Error::new(format!("{} has no binary `{b}`", d.display()))
-                        .hint(format!("build it, or unset {BIN_DIR_ENV} to let scalewize build it with cargo")));
+                    return Err(
+                        Error::new(format!("{} has no binary `{b}`", d.display())).hint(format!(
+                            "build it, or unset {BIN_DIR_ENV} to let scalewize build it with cargo"
+                        )),
+                    );
                 }
             }
             return Ok(());
@@ -47,17 +50,34 @@ impl Binaries {
             })?;
             packages.insert(pkg.clone());
         }
-        progress(&format!("building {} (cargo, only what is stale)", bins.iter().cloned().collect::<Vec<_>>().join(", ")));
+        progress(&format!(
+            "building {} (cargo, only what is stale)",
+            bins.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
         let mut cmd = Command::new(cargo());
         cmd.arg("build").arg("--quiet").current_dir(&self.root);
         for p in &packages {
             cmd.arg("-p").arg(p);
         }
-        let out = cmd.output().map_err(|e| Error::new(format!("cannot run cargo: {e}")).hint("install Rust (https://rustup.rs) or set SCALEWIZE_LOCAL_BIN_DIR"))?;
+        let out = cmd.output().map_err(|e| {
+            Error::new(format!("cannot run cargo: {e}"))
+                .hint("install Rust (https://rustup.rs) or set SCALEWIZE_LOCAL_BIN_DIR")
+        })?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
-            return Err(Error::new(format!("building {} failed:\n{}", packages.into_iter().collect::<Vec<_>>().join(", "), tail.join("\n"))));
+            let tail: Vec<&str> = stderr
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            return Err(Error::new(format!(
+                "building {} failed:\n{}",
+                packages.into_iter().collect::<Vec<_>>().join(", "),
+                tail.join("\n")
+            )));
         }
         *dir = Some(meta.target_dir.join("debug"));
         Ok(())
@@ -65,16 +85,25 @@ impl Binaries {
 
     pub fn path(&self, bin: &str) -> Result<PathBuf> {
         let dir = self.dir.lock().expect("binaries");
-        let d = dir.as_ref().ok_or_else(|| Error::new(format!("`{bin}` was not built")))?;
+        let d = dir
+            .as_ref()
+            .ok_or_else(|| Error::new(format!("`{bin}` was not built")))?;
         Ok(d.join(bin))
     }
 
     /// Changes when the binary is rebuilt (size and modification time).
     pub fn version(&self, bin: &str) -> String {
-        let Ok(meta) = self.path(bin).and_then(|p| std::fs::metadata(&p).map_err(|e| Error::io("read", &p, e))) else {
+        let Ok(meta) = self
+            .path(bin)
+            .and_then(|p| std::fs::metadata(&p).map_err(|e| Error::io("read", &p, e)))
+        else {
             return "(not built)".into();
         };
-        let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
         format!("{}:{mtime}", meta.len())
     }
 
@@ -91,12 +120,19 @@ impl Binaries {
             ))
             .hint(format!("set {BIN_DIR_ENV} to a directory of prebuilt server binaries")));
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| Error::new(e.to_string()))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| Error::new(e.to_string()))?;
         let mut bins = BTreeMap::new();
         for p in v["packages"].as_array().into_iter().flatten() {
             for t in p["targets"].as_array().into_iter().flatten() {
-                if t["kind"].as_array().is_some_and(|k| k.iter().any(|x| x == "bin")) {
-                    bins.insert(t["name"].as_str().unwrap_or_default().to_string(), p["name"].as_str().unwrap_or_default().to_string());
+                if t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|x| x == "bin"))
+                {
+                    bins.insert(
+                        t["name"].as_str().unwrap_or_default().to_string(),
+                        p["name"].as_str().unwrap_or_default().to_string(),
+                    );
                 }
             }
         }

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{loopback_addresses, LOCAL_LIBRECHAT_URL};
+use super::{LOCAL_LIBRECHAT_URL, loopback_addresses};
 use crate::error::{Error, Result};
 use crate::plan::desired::LIBRECHAT_CONFIG_PATH;
 use crate::platform::{Resolved, ResolvedSpec};
-use crate::render::{dotenv, write_atomic, ENV_FILE, LIBRECHAT_FILE};
+use crate::render::{ENV_FILE, LIBRECHAT_FILE, dotenv, write_atomic};
 use crate::yaml;
 
 /// Write both files; returns them and LibreChat's URL.
@@ -22,14 +22,20 @@ pub fn write_resolved(dir: &Path, spec: &ResolvedSpec) -> Result<(Vec<PathBuf>, 
         .get(LIBRECHAT_CONFIG_PATH)
         .ok_or_else(|| Error::new("no rendered librechat.yaml"))?;
     let yaml_text = with_allowed_addresses(rendered, &loopback_addresses(&spec.env))?;
-    let mut env = String::from("# Resolved by `scalewize deploy` for the local platform: contains secrets. Do not commit.\n");
+    let mut env = String::from(
+        "# Resolved by `scalewize deploy` for the local platform: contains secrets. Do not commit.\n",
+    );
     for (name, value) in &spec.env {
         let v = match value {
             Resolved::Plain(s) | Resolved::Url(s) => s.clone(),
             Resolved::OwnUrl => url.clone(),
             Resolved::Secret { value, .. } => value.expose().to_string(),
         };
-        let quoted = dotenv::quote(&v).map_err(|why| Error::new(format!("the value of `{name}` cannot be written to an env file: it {why}")))?;
+        let quoted = dotenv::quote(&v).map_err(|why| {
+            Error::new(format!(
+                "the value of `{name}` cannot be written to an env file: it {why}"
+            ))
+        })?;
         env.push_str(&format!("{name}={quoted}\n"));
     }
     let yaml_path = dir.join(LIBRECHAT_FILE);
@@ -44,7 +50,8 @@ pub fn with_allowed_addresses(rendered: &str, addresses: &[String]) -> Result<St
     if addresses.is_empty() {
         return Ok(rendered.to_string());
     }
-    let doc = yaml::from_str(rendered).map_err(|e| Error::new(format!("rendered librechat.yaml: {e}")))?;
+    let doc = yaml::from_str(rendered)
+        .map_err(|e| Error::new(format!("rendered librechat.yaml: {e}")))?;
     if doc.get("mcpSettings").is_none() {
         // Append, so the rendered file stays byte for byte above it.
         let mut out = rendered.to_string();
@@ -55,11 +62,16 @@ pub fn with_allowed_addresses(rendered: &str, addresses: &[String]) -> Result<St
         return Ok(out);
     }
     let mut doc = doc;
-    let settings = doc.get_mut("mcpSettings").and_then(yaml::Value::as_mapping_mut).ok_or_else(|| Error::new("mcpSettings is not a mapping"))?;
+    let settings = doc
+        .get_mut("mcpSettings")
+        .and_then(yaml::Value::as_mapping_mut)
+        .ok_or_else(|| Error::new("mcpSettings is not a mapping"))?;
     let list = settings
         .entry(yaml::Value::from("allowedAddresses"))
         .or_insert_with(|| yaml::Value::Sequence(Vec::new()));
-    let seq = list.as_sequence_mut().ok_or_else(|| Error::new("mcpSettings.allowedAddresses is not a list"))?;
+    let seq = list
+        .as_sequence_mut()
+        .ok_or_else(|| Error::new("mcpSettings.allowedAddresses is not a list"))?;
     for a in addresses {
         let v = yaml::Value::from(a.as_str());
         if !seq.contains(&v) {

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use self::build::Binaries;
-use self::state::{alive, read_json, write_json, Dirs, Record, RunFile, RunStatus};
+use self::state::{Dirs, Record, RunFile, RunStatus, alive, read_json, write_json};
 use super::{Applied, Fields, Observed, Op, Platform, Resolved, State, Step};
 use crate::error::{Error, Result};
 use crate::plan::service::{ServiceKey, ServiceKind, ServiceSpec};
@@ -56,7 +56,10 @@ impl LocalPlatform {
         let mut out: Vec<(PathBuf, Record)> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.to_string_lossy().ends_with(".run.json"))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "json")
+                    && !p.to_string_lossy().ends_with(".run.json")
+            })
             .filter_map(|p| read_json::<Record>(&p).map(|r| (p, r)))
             .collect();
         out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
@@ -69,7 +72,9 @@ impl LocalPlatform {
 
     /// Stop a service's supervisor and server (their process group); wait until both are gone.
     fn stop(&self, record_path: &Path) {
-        let Some(run) = self.supervisor(record_path) else { return };
+        let Some(run) = self.supervisor(record_path) else {
+            return;
+        };
         let marker = record_path.display().to_string();
         let program = read_json::<Record>(record_path).map(|r| r.program.display().to_string());
         let child_alive = |pid: Option<u32>| match (pid, &program) {
@@ -86,13 +91,18 @@ impl LocalPlatform {
             // The supervisor was killed but its server still runs.
             // SAFETY: a pid we verified (via /proc cmdline) is our server.
             unsafe {
-                libc::kill(run.child_pid.unwrap_or_default() as libc::pid_t, libc::SIGTERM);
+                libc::kill(
+                    run.child_pid.unwrap_or_default() as libc::pid_t,
+                    libc::SIGTERM,
+                );
             }
         } else {
             return;
         }
         let deadline = Instant::now() + Duration::from_secs(8);
-        while Instant::now() < deadline && (alive(run.supervisor_pid, &marker) || child_alive(run.child_pid)) {
+        while Instant::now() < deadline
+            && (alive(run.supervisor_pid, &marker) || child_alive(run.child_pid))
+        {
             std::thread::sleep(Duration::from_millis(50));
         }
         if alive(run.supervisor_pid, &marker) {
@@ -104,7 +114,10 @@ impl LocalPlatform {
         if child_alive(run.child_pid) {
             // SAFETY: as above.
             unsafe {
-                libc::kill(run.child_pid.unwrap_or_default() as libc::pid_t, libc::SIGKILL);
+                libc::kill(
+                    run.child_pid.unwrap_or_default() as libc::pid_t,
+                    libc::SIGKILL,
+                );
             }
         }
     }
@@ -113,8 +126,11 @@ impl LocalPlatform {
         if preferred != 0 && TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
             return Ok(preferred);
         }
-        let l = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::new(format!("no free loopback port: {e}")))?;
-        Ok(l.local_addr().map_err(|e| Error::new(e.to_string()))?.port())
+        let l = TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| Error::new(format!("no free loopback port: {e}")))?;
+        Ok(l.local_addr()
+            .map_err(|e| Error::new(e.to_string()))?
+            .port())
     }
 
     async fn healthy(&self, url: &str) -> bool {
@@ -126,16 +142,25 @@ impl LocalPlatform {
         let record_path = self.dirs.record(key);
         let previous = read_json::<Record>(&record_path);
         self.stop(&record_path);
-        let local = spec.spec.local.as_ref().ok_or_else(|| Error::new(format!("{key} has no `run` for the local platform")))?;
+        let local = spec
+            .spec
+            .local
+            .as_ref()
+            .ok_or_else(|| Error::new(format!("{key} has no `run` for the local platform")))?;
         let (program, args, cwd) = match (&local.run.cargo_bin, &local.run.command) {
             (Some(bin), _) => (self.bins.path(bin)?, Vec::new(), local.folder.clone()),
-            (None, Some(cmd)) => (PathBuf::from(&cmd[0]), cmd[1..].to_vec(), local.folder.clone()),
+            (None, Some(cmd)) => (
+                PathBuf::from(&cmd[0]),
+                cmd[1..].to_vec(),
+                local.folder.clone(),
+            ),
             (None, None) => return Err(Error::new(format!("{key}: `run` is empty"))),
         };
         let port = Self::free_port(previous.as_ref().map_or(0, |r| r.port))?;
         let url = format!("http://127.0.0.1:{port}{}", spec.spec.path);
         let log = self.dirs.log(key);
-        std::fs::create_dir_all(self.dirs.logs()).map_err(|e| Error::io("create", &self.dirs.logs(), e))?;
+        std::fs::create_dir_all(self.dirs.logs())
+            .map_err(|e| Error::io("create", &self.dirs.logs(), e))?;
         let record = Record {
             key: key.clone(),
             kind: ServiceKind::Mcp,
@@ -152,7 +177,8 @@ impl LocalPlatform {
         write_json(&record_path, &record)?;
         let _ = std::fs::remove_file(record_path.with_extension("run.json"));
 
-        let exe = std::env::current_exe().map_err(|e| Error::new(format!("cannot find the scalewize binary: {e}")))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::new(format!("cannot find the scalewize binary: {e}")))?;
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -163,7 +189,11 @@ impl LocalPlatform {
             .arg(&record_path)
             .env_clear()
             .stdin(Stdio::null())
-            .stdout(log_file.try_clone().map_err(|e| Error::io("open", &log, e))?)
+            .stdout(
+                log_file
+                    .try_clone()
+                    .map_err(|e| Error::io("open", &log, e))?,
+            )
             .stderr(log_file);
         for var in ["PATH", "HOME", "LANG", "RUST_LOG", "RUST_BACKTRACE"] {
             if let Some(v) = std::env::var_os(var) {
@@ -186,10 +216,15 @@ impl LocalPlatform {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| Error::new(format!("cannot start the supervisor of {key}: {e}")))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::new(format!("cannot start the supervisor of {key}: {e}")))?;
         // Reap it in the background if it exits while we are still running.
         std::thread::spawn(move || child.wait());
-        (step.progress)(&format!("started on 127.0.0.1:{port}, waiting for {}", spec.spec.health_path));
+        (step.progress)(&format!(
+            "started on 127.0.0.1:{port}, waiting for {}",
+            spec.spec.health_path
+        ));
 
         let health = format!("http://127.0.0.1:{port}{}", spec.spec.health_path);
         loop {
@@ -203,12 +238,20 @@ impl LocalPlatform {
                         run.recent_restarts + 1,
                         run.last_exit.unwrap_or_default()
                     ))
-                    .hint(format!("see `scalewize logs {} {}`", key.owner, key.service)));
+                    .hint(format!(
+                        "see `scalewize logs {} {}`",
+                        key.owner, key.service
+                    )));
                 }
             }
             if Instant::now() > step.deadline {
-                return Err(Error::new(format!("{key} did not become healthy at {health} in time"))
-                    .hint(format!("see `scalewize logs {} {}`; --wait-timeout gives it longer", key.owner, key.service)));
+                return Err(Error::new(format!(
+                    "{key} did not become healthy at {health} in time"
+                ))
+                .hint(format!(
+                    "see `scalewize logs {} {}`; --wait-timeout gives it longer",
+                    key.owner, key.service
+                )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -228,7 +271,10 @@ impl Platform for LocalPlatform {
         }
         if let Some(local) = &spec.local {
             if let Some(bin) = &local.run.cargo_bin {
-                base.insert("binary".into(), format!("{bin} ({})", self.bins.version(bin)));
+                base.insert(
+                    "binary".into(),
+                    format!("{bin} ({})", self.bins.version(bin)),
+                );
             }
         }
         for (k, v) in base.iter_mut() {
@@ -239,13 +285,19 @@ impl Platform for LocalPlatform {
         base
     }
 
-    async fn prepare(&self, specs: &[&ServiceSpec], progress: &crate::apply::progress::Progress) -> Result<()> {
+    async fn prepare(
+        &self,
+        specs: &[&ServiceSpec],
+        progress: &crate::apply::progress::Progress,
+    ) -> Result<()> {
         let bins: BTreeSet<String> = specs
             .iter()
             .filter_map(|s| s.local.as_ref().and_then(|l| l.run.cargo_bin.clone()))
             .collect();
         let bins_ref = &self.bins;
-        tokio::task::block_in_place(|| bins_ref.build(&bins, &|m: &str| progress.note(&format!("local: {m}"))))
+        tokio::task::block_in_place(|| {
+            bins_ref.build(&bins, &|m: &str| progress.note(&format!("local: {m}")))
+        })
     }
 
     async fn observe(&self, owners: Option<&BTreeSet<String>>) -> Result<Vec<Observed>> {
@@ -257,7 +309,12 @@ impl Platform for LocalPlatform {
             let (state, detail) = match record.kind {
                 ServiceKind::LibreChat => {
                     if record.files.iter().all(|f| f.is_file()) {
-                        (State::Running, Some("resolved config written; LibreChat is not run locally".to_string()))
+                        (
+                            State::Running,
+                            Some(
+                                "resolved config written; LibreChat is not run locally".to_string(),
+                            ),
+                        )
                     } else {
                         (State::Down, Some("resolved config missing".to_string()))
                     }
@@ -266,18 +323,30 @@ impl Platform for LocalPlatform {
                     None => (State::Down, Some("never started".into())),
                     Some(run) => {
                         let sup = alive(run.supervisor_pid, &path.display().to_string());
-                        let child = run.child_pid.is_some_and(|c| alive(c, &record.program.display().to_string()));
+                        let child = run
+                            .child_pid
+                            .is_some_and(|c| alive(c, &record.program.display().to_string()));
                         match (run.status, sup, child) {
-                            (RunStatus::Crashloop, _, _) => {
-                                (State::Crashloop, Some(format!("restarted 5 times in 60 s (last: {})", run.last_exit.unwrap_or_default())))
-                            }
+                            (RunStatus::Crashloop, _, _) => (
+                                State::Crashloop,
+                                Some(format!(
+                                    "restarted 5 times in 60 s (last: {})",
+                                    run.last_exit.unwrap_or_default()
+                                )),
+                            ),
                             (_, false, _) => (State::Down, Some("supervisor not running".into())),
                             (RunStatus::Running, true, true) => {
-                                let health = format!("http://127.0.0.1:{}{}", record.port, record.health_path);
+                                let health = format!(
+                                    "http://127.0.0.1:{}{}",
+                                    record.port, record.health_path
+                                );
                                 if self.healthy(&health).await {
                                     (State::Running, None)
                                 } else {
-                                    (State::Starting, Some("health check not answering yet".into()))
+                                    (
+                                        State::Starting,
+                                        Some("health check not answering yet".into()),
+                                    )
                                 }
                             }
                             (_, true, _) => (State::Starting, Some("(re)starting".into())),
@@ -316,14 +385,22 @@ impl Platform for LocalPlatform {
                 Ok(Applied::default())
             }
             Op::Create | Op::Update => {
-                let spec = step.spec.ok_or_else(|| Error::new(format!("{key}: nothing to apply")))?;
+                let spec = step
+                    .spec
+                    .ok_or_else(|| Error::new(format!("{key}: nothing to apply")))?;
                 match spec.spec.kind {
                     ServiceKind::Mcp => self.start_mcp(&step, spec).await,
                     ServiceKind::LibreChat => {
-                        let dir = self.workspace.join(crate::workspace::STATE_DIR).join(&key.owner);
+                        let dir = self
+                            .workspace
+                            .join(crate::workspace::STATE_DIR)
+                            .join(&key.owner);
                         let (files, url) = librechat::write_resolved(&dir, spec)?;
                         for f in &files {
-                            (step.progress)(&format!("wrote {}", f.strip_prefix(&self.workspace).unwrap_or(f).display()));
+                            (step.progress)(&format!(
+                                "wrote {}",
+                                f.strip_prefix(&self.workspace).unwrap_or(f).display()
+                            ));
                         }
                         write_json(
                             &record_path,
@@ -351,7 +428,8 @@ impl Platform for LocalPlatform {
     async fn logs(&self, key: &ServiceKey, lines: usize) -> Result<Vec<String>> {
         let log = self.dirs.log(key);
         let text = std::fs::read_to_string(&log).map_err(|_| {
-            Error::new(format!("no logs for {key} on local")).hint("is it deployed? `scalewize status` lists what runs")
+            Error::new(format!("no logs for {key} on local"))
+                .hint("is it deployed? `scalewize status` lists what runs")
         })?;
         let all: Vec<String> = text.lines().map(str::to_string).collect();
         Ok(all[all.len().saturating_sub(lines)..].to_vec())

@@ -30,7 +30,8 @@ impl Dirs {
         self.services().join(format!("{}.json", Self::stem(key)))
     }
     pub fn run_file(&self, key: &ServiceKey) -> PathBuf {
-        self.services().join(format!("{}.run.json", Self::stem(key)))
+        self.services()
+            .join(format!("{}.run.json", Self::stem(key)))
     }
     pub fn log(&self, key: &ServiceKey) -> PathBuf {
         self.logs().join(format!("{}.log", Self::stem(key)))
@@ -100,7 +101,11 @@ pub fn alive(pid: u32, marker: &str) -> bool {
         Ok(cmd) => {
             let cmd = String::from_utf8_lossy(&cmd);
             let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+                .map(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+                })
                 .unwrap_or(false);
             !zombie && cmd.contains(marker)
         }

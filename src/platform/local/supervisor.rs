@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::state::{read_json, write_json, Record, RunFile, RunStatus};
+use super::state::{Record, RunFile, RunStatus, read_json, write_json};
 
 pub const MAX_RESTARTS: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
@@ -25,7 +25,11 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn log_line(log: &Path, msg: &str) {
     if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(log) {
-        let _ = writeln!(f, "[scalewize supervisor {}] {msg}", crate::apply::progress::timestamp());
+        let _ = writeln!(
+            f,
+            "[scalewize supervisor {}] {msg}",
+            crate::apply::progress::timestamp()
+        );
     }
 }
 
@@ -48,7 +52,10 @@ fn stop_child(child: &mut Child) {
 /// Run the supervisor loop for the record at `record_path`; returns the process exit code.
 pub fn supervise(record_path: &Path) -> i32 {
     let Some(record) = read_json::<Record>(record_path) else {
-        eprintln!("scalewize supervisor: cannot read {}", record_path.display());
+        eprintln!(
+            "scalewize supervisor: cannot read {}",
+            record_path.display()
+        );
         return 1;
     };
     let run_path = record_path.with_extension("run.json");
@@ -58,22 +65,26 @@ pub fn supervise(record_path: &Path) -> i32 {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
     }
     let me = std::process::id();
-    let write = |child: Option<u32>, status: RunStatus, restarts: usize, last_exit: Option<String>| {
-        let _ = write_json(
-            &run_path,
-            &RunFile {
-                supervisor_pid: me,
-                child_pid: child,
-                status,
-                recent_restarts: restarts,
-                last_exit,
-            },
-        );
-    };
+    let write =
+        |child: Option<u32>, status: RunStatus, restarts: usize, last_exit: Option<String>| {
+            let _ = write_json(
+                &run_path,
+                &RunFile {
+                    supervisor_pid: me,
+                    child_pid: child,
+                    status,
+                    recent_restarts: restarts,
+                    last_exit,
+                },
+            );
+        };
     let mut restarts: VecDeque<Instant> = VecDeque::new();
     let mut last_exit = None;
     loop {
-        let log = OpenOptions::new().create(true).append(true).open(&record.log);
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&record.log);
         let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
             Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
             Err(_) => (Stdio::null(), Stdio::null()),
@@ -88,13 +99,29 @@ pub fn supervise(record_path: &Path) -> i32 {
         let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
-                log_line(&record.log, &format!("cannot start {}: {e}", record.program.display()));
-                write(None, RunStatus::Crashloop, restarts.len(), Some(format!("cannot start: {e}")));
+                log_line(
+                    &record.log,
+                    &format!("cannot start {}: {e}", record.program.display()),
+                );
+                write(
+                    None,
+                    RunStatus::Crashloop,
+                    restarts.len(),
+                    Some(format!("cannot start: {e}")),
+                );
                 return 1;
             }
         };
-        log_line(&record.log, &format!("started {} (pid {})", record.key, child.id()));
-        write(Some(child.id()), RunStatus::Running, restarts.len(), last_exit.clone());
+        log_line(
+            &record.log,
+            &format!("started {} (pid {})", record.key, child.id()),
+        );
+        write(
+            Some(child.id()),
+            RunStatus::Running,
+            restarts.len(),
+            last_exit.clone(),
+        );
         let status = loop {
             if STOP.load(Ordering::SeqCst) {
                 stop_child(&mut child);
@@ -109,19 +136,42 @@ pub fn supervise(record_path: &Path) -> i32 {
             }
         };
         let now = Instant::now();
-        while restarts.front().is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW) {
+        while restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
             restarts.pop_front();
         }
         last_exit = Some(status.to_string());
         if restarts.len() >= MAX_RESTARTS {
-            log_line(&record.log, &format!("{} {status}; restarted {MAX_RESTARTS} times in 60 s, giving up (crashloop)", record.key));
+            log_line(
+                &record.log,
+                &format!(
+                    "{} {status}; restarted {MAX_RESTARTS} times in 60 s, giving up (crashloop)",
+                    record.key
+                ),
+            );
             write(None, RunStatus::Crashloop, restarts.len(), last_exit);
             return 0;
         }
         restarts.push_back(now);
-        let backoff = crate::apply::scaled(Duration::from_millis(200 * (1 << restarts.len().min(4))));
-        log_line(&record.log, &format!("{} {status}; restart {}/{MAX_RESTARTS} in {} ms", record.key, restarts.len(), backoff.as_millis()));
-        write(None, RunStatus::Restarting, restarts.len(), last_exit.clone());
+        let backoff =
+            crate::apply::scaled(Duration::from_millis(200 * (1 << restarts.len().min(4))));
+        log_line(
+            &record.log,
+            &format!(
+                "{} {status}; restart {}/{MAX_RESTARTS} in {} ms",
+                record.key,
+                restarts.len(),
+                backoff.as_millis()
+            ),
+        );
+        write(
+            None,
+            RunStatus::Restarting,
+            restarts.len(),
+            last_exit.clone(),
+        );
         let until = Instant::now() + backoff;
         while Instant::now() < until {
             if STOP.load(Ordering::SeqCst) {
