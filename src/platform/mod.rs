@@ -1,6 +1,7 @@
 //! Platforms: one interface — observe what is live, apply one planned step — implemented once
 //! per platform (each in its own folder). The planner and the executor know nothing else.
 
+pub mod fly;
 pub mod local;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -179,6 +180,7 @@ impl Platforms {
         for name in names {
             let p: Arc<dyn Platform> = match name {
                 PlatformName::Local => Arc::new(local::LocalPlatform::new(ws)?),
+                PlatformName::Fly => Arc::new(fly::FlyPlatform::new(ws, conn)?),
                 other => {
                     return Err(Error::new(format!(
                         "the {other} platform is not available in this version"
