@@ -301,11 +301,14 @@ impl FlyPlatform {
         }
     }
 
-    /// Create the machine. An unknown outcome (408, lost response) is transient: the executor
-    /// observes (machines by metadata) and creates again only if none exists (notes §6, §9.5).
+    /// Create the machine. A create whose outcome is unknown (408, lost response, 5xx) may have
+    /// made it (notes §6, §9.5): look first (machines by metadata filter), create again only if
+    /// there is none. When even that does not settle it, the error is transient and the
+    /// executor observes before running the step again.
     async fn create_machine(
         &self,
         app: &str,
+        key: &ServiceKey,
         region: &str,
         config: &MachineConfig,
         min_secrets_version: Option<u64>,
@@ -317,27 +320,54 @@ impl FlyPlatform {
             min_secrets_version,
         };
         let body = serde_json::to_value(&body).map_err(|e| Error::new(e.to_string()))?;
-        let req = Request::post(
-            Action::CreateMachine,
+        let what = format!("creating the machine of {app}");
+        for attempt in 1..=WRITE_TRIES {
+            let req = Request::post(
+                Action::CreateMachine,
+                app,
+                format!("/v1/apps/{app}/machines"),
+                body.clone(),
+            );
+            let unknown = match self.client.call(&req).await {
+                Ok(r) if r.ok() => return r.json(&what),
+                // A machine of the same name still being destroyed, or secrets not yet at
+                // the version asked for: both pass.
+                Ok(r) if r.status == 412 || r.status == 422 => Error::transient(
+                    format!("{what}: HTTP {}: {}", r.status, r.error_text()),
+                    None,
+                ),
+                Ok(r) => return Err(unexpected(&what, &r)),
+                Err(e) if e.is_transient() => e,
+                Err(e) => return Err(e),
+            };
+            if attempt == WRITE_TRIES {
+                return Err(unknown);
+            }
+            tokio::time::sleep(backoff(attempt, None)).await;
+            if let Some(m) = self.find_machine(app, key).await? {
+                return Ok(m);
+            }
+        }
+        Err(Error::transient(format!("{what}: no answer"), None))
+    }
+
+    /// Our machine for `key` in `app`, found by its metadata (owner and service filters).
+    async fn find_machine(&self, app: &str, key: &ServiceKey) -> Result<Option<Machine>> {
+        let req = Request::get(
+            Action::ListMachines,
             app,
             format!("/v1/apps/{app}/machines"),
-            body,
-        );
+        )
+        .query(&format!("metadata.{}", machine::META_OWNER), &key.owner)
+        .query(&format!("metadata.{}", machine::META_SERVICE), &key.service);
         let r = self.client.call(&req).await?;
-        match r.status {
-            200..=299 => r.json(&format!("creating the machine of {app}")),
-            // A machine of the same name still being destroyed, or secrets not yet at the
-            // version asked for: both pass.
-            412 | 422 => Err(Error::transient(
-                format!(
-                    "creating the machine of {app}: HTTP {}: {}",
-                    r.status,
-                    r.error_text()
-                ),
-                None,
-            )),
-            _ => Err(unexpected(&format!("creating the machine of {app}"), &r)),
+        if !r.ok() {
+            return Err(unexpected(&format!("listing the machines of {app}"), &r));
         }
+        Ok(list_of(r.value(), "machines")
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<Machine>(v).ok())
+            .find(|m| !m.gone() && m.key().as_ref() == Some(key)))
     }
 
     /// Acquire the machine's lease (notes §3: 201 with the nonce at `data.nonce`; 409 while
@@ -401,31 +431,44 @@ impl FlyPlatform {
         }
     }
 
-    /// Release the lease; a failure only means it expires by itself (notes §9.3).
+    /// Release the lease. Releasing again with the same nonce is harmless (an already released
+    /// lease answers 404 "lease not found"), so an unknown outcome is retried; a failure only
+    /// means it expires by itself (notes §9.3).
     async fn release_lease(&self, app: &str, id: &str, nonce: &str) {
-        let req = Request::delete(
-            Action::ReleaseLease,
-            id,
-            format!("/v1/apps/{app}/machines/{id}/lease"),
-        )
-        .nonce(Some(nonce));
-        match self.client.call(&req).await {
-            Ok(r) if r.ok() => {}
-            Ok(r) => self.client.debug(
-                1,
-                &format!(
-                    "releasing the lease of {id} ({app}): HTTP {}: {} (it expires by itself)",
-                    r.status,
-                    r.error_text()
-                ),
-            ),
-            Err(e) => self.client.debug(
-                1,
-                &format!(
-                    "releasing the lease of {id} ({app}): {} (it expires by itself)",
-                    e.message
-                ),
-            ),
+        for attempt in 1..=WRITE_TRIES {
+            let req = Request::delete(
+                Action::ReleaseLease,
+                id,
+                format!("/v1/apps/{app}/machines/{id}/lease"),
+            )
+            .nonce(Some(nonce));
+            match self.client.call(&req).await {
+                Ok(r) if r.ok() || r.status == 404 => return,
+                Ok(r) => {
+                    self.client.debug(
+                        1,
+                        &format!(
+                            "releasing the lease of {id} ({app}): HTTP {}: {} (it expires by itself)",
+                            r.status,
+                            r.error_text()
+                        ),
+                    );
+                    return;
+                }
+                Err(e) if e.is_transient() && attempt < WRITE_TRIES => {
+                    tokio::time::sleep(backoff(attempt, None)).await;
+                }
+                Err(e) => {
+                    self.client.debug(
+                        1,
+                        &format!(
+                            "releasing the lease of {id} ({app}): {} (it expires by itself)",
+                            e.message
+                        ),
+                    );
+                    return;
+                }
+            }
         }
     }
 
@@ -805,7 +848,7 @@ impl FlyPlatform {
             None => {
                 (step.progress)(&format!("creating the machine in {region}"));
                 let m = self
-                    .create_machine(app, &region, &config, secrets_version)
+                    .create_machine(app, key, &region, &config, secrets_version)
                     .await?;
                 (step.progress)("created the machine, waiting until it is started");
                 self.wait_started(app, &m.id, Some(&m.instance_id), step)
