@@ -78,7 +78,7 @@ fn snapshot_configs(ws: &TempWorkspace) -> Vec<(String, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deploy_talk_redeploy_recover_destroy() {
     let ws = TempWorkspace::example();
-    let _cleanup = Cleanup(&ws);
+    let _cleanup = Cleanup::new(&ws);
     let upstream = fake_ghl::start(vec![
         fake_ghl::Account { key: ALICE_KEY, location: "loc-alice", contacts: vec![json!({"id": "c-a", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@a.example", "locationId": "loc-alice"})] },
         fake_ghl::Account { key: BOB_KEY, location: "loc-bob", contacts: vec![json!({"id": "c-b", "firstName": "Grace", "lastName": "Hopper", "email": "grace@b.example", "locationId": "loc-bob"})] },
