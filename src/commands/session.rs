@@ -120,3 +120,21 @@ pub fn require_yes_off_terminal(yes: bool, dry_run: bool) -> Result<()> {
     Err(Error::new("refusing to deploy without confirmation: not running in a terminal, and --yes was not given")
         .hint("pass --yes to apply non-interactively (CI), or --dry-run to only see the plan"))
 }
+
+/// Nothing is skipped silently: say which servers are external (rendered, never deployed).
+pub fn note_external(ctx: &Ctx, clients: &[(&Client, &Rendered)]) {
+    let mut ext: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for (c, _) in clients {
+        for s in &c.servers {
+            if s.deployed().is_none() {
+                ext.insert(&s.slug);
+            }
+        }
+    }
+    if !ext.is_empty() {
+        ctx.ui.note(format!(
+            "external servers (in librechat.yaml, not deployed by scalewize): {}",
+            ext.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+}
