@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::session::{connection, runtime, secrets};
-use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
+use super::{Ctx, Outcome, load_all};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
 use crate::plan::desired::desired;
@@ -27,18 +27,11 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     } else {
         ids.clone()
     };
-    let results = load_and_render_all(&ws, &all_ids);
-    let diags = collect_diagnostics(&results);
-    if diags.has_errors() {
-        return Err(Error::from_diagnostics(
-            "cannot tell what should be live: fix these first",
-            diags,
-        ));
-    }
-    let loaded: Vec<_> = results
-        .into_iter()
-        .map(|(_, r)| r.expect("checked"))
-        .collect();
+    let loaded = load_all(
+        &ws,
+        &all_ids,
+        "cannot tell what should be live: fix these first",
+    )?;
     let all_refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
     let selected_refs: Vec<_> = all_refs
         .iter()
@@ -208,13 +201,8 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
         let everything = desired(&ws, &all_refs, args.platform.get())
             .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         let all_live = rt.block_on(observe_all(&platforms, None))?;
-        for o in all_live {
-            if everything
-                .get(&o.key)
-                .is_none_or(|s| s.platform != o.platform)
-            {
-                orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
-            }
+        for o in crate::plan::orphans(&everything, all_live) {
+            orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
         }
     }
     if ui.json {
