@@ -13,7 +13,7 @@ fn diff_is_clean_after_render_and_shows_an_edit() {
     assert!(
         clean
             .stdout
-            .contains("Plan: 0 to create, 0 to update, 0 to delete"),
+            .contains("Files: 0 to create, 0 to update, 0 to delete"),
         "{clean:?}"
     );
 

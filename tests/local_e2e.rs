@@ -78,7 +78,7 @@ fn snapshot_configs(ws: &TempWorkspace) -> Vec<(String, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deploy_talk_redeploy_recover_destroy() {
     let ws = TempWorkspace::example();
-    let _cleanup = Cleanup(&ws);
+    let _cleanup = Cleanup::new(&ws);
     let upstream = fake_ghl::start(vec![
         fake_ghl::Account { key: ALICE_KEY, location: "loc-alice", contacts: vec![json!({"id": "c-a", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@a.example", "locationId": "loc-alice"})] },
         fake_ghl::Account { key: BOB_KEY, location: "loc-bob", contacts: vec![json!({"id": "c-b", "firstName": "Grace", "lastName": "Hopper", "email": "grace@b.example", "locationId": "loc-bob"})] },
@@ -239,6 +239,42 @@ async fn deploy_talk_redeploy_recover_destroy() {
     );
     let up = tokio::task::block_in_place(|| run(&ws, &["status", "client-a"]));
     assert_eq!(up.code, 0, "{up:?}");
+
+    // A changed server restarts only that server.
+    let before = pids(&ws);
+    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
+    let crm = cfg["mcp_servers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["name"] == "Custom CRM")
+        .unwrap();
+    crm["deploy"]["env"]["GHL_TIMEOUT_SECS"] = json!("20");
+    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    assert_eq!(run(&ws, &["render", "client-a"]).code, 0);
+    let changed = tokio::task::block_in_place(|| run(&ws, &["deploy", "client-a", "--yes"]));
+    assert_eq!(changed.code, 0, "{changed:?}");
+    assert!(
+        changed
+            .stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged."),
+        "{changed:?}"
+    );
+    let after = pids(&ws);
+    let kb = |v: &Vec<(String, u32, Option<u32>)>| {
+        v.iter()
+            .find(|(n, _, _)| n.contains("knowledge-base"))
+            .cloned()
+    };
+    let crm_pid = |v: &Vec<(String, u32, Option<u32>)>| {
+        v.iter().find(|(n, _, _)| n.contains("custom-crm")).cloned()
+    };
+    assert_eq!(
+        kb(&before),
+        kb(&after),
+        "the knowledge base was not restarted"
+    );
+    assert_ne!(crm_pid(&before), crm_pid(&after), "the CRM was restarted");
 
     // Destroy: the client's resources, then the shared server once no client enables it.
     let all = pids(&ws);

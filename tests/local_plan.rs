@@ -9,7 +9,7 @@ use common::local::{Cleanup, pid_alive, run, run_with};
 #[test]
 fn a_saved_plan_applies_exactly_and_is_refused_when_things_moved() {
     let ws = TempWorkspace::example();
-    let _cleanup = Cleanup(&ws);
+    let _cleanup = Cleanup::new(&ws);
     let diff = run(&ws, &["diff", "client-b", "--out", "plan.json"]);
     assert_eq!(diff.code, 0, "{diff:?}");
     assert!(
@@ -98,7 +98,7 @@ fn a_crashing_server_is_marked_crashloop() {
     assert_eq!(run(&ws, &["render", "client-b"]).code, 0);
     // A new deployed server needs its access token: generate it (and nothing else).
     assert_eq!(run(&ws, &["secret", "generate", "client-b"]).code, 0);
-    let _cleanup = Cleanup(&ws);
+    let _cleanup = Cleanup::new(&ws);
     let env = [("SCALEWIZE_TIME_SCALE", "0.05")];
     let deploy = run_with(&ws, &["deploy", "client-b", "--yes"], &env);
     assert_eq!(deploy.code, 1, "{deploy:?}");
@@ -114,6 +114,14 @@ fn a_crashing_server_is_marked_crashloop() {
     assert!(
         logs.stdout.contains("starting") && logs.stdout.contains("giving up"),
         "{logs:?}"
+    );
+    assert_eq!(
+        run_with(&ws, &["destroy", "client-a", "--yes"], &env).code,
+        0
+    );
+    assert_eq!(
+        run_with(&ws, &["destroy", "client-c", "--yes"], &env).code,
+        0
     );
     let pids: Vec<u32> = std::fs::read_dir(ws.path().join(".scalewize/local/services"))
         .unwrap()
@@ -131,4 +139,81 @@ fn a_crashing_server_is_marked_crashloop() {
     for p in pids {
         assert!(!pid_alive(p), "supervisor {p} still runs");
     }
+}
+
+#[test]
+fn removing_a_user_removes_exactly_their_instance() {
+    let ws = TempWorkspace::example();
+    let _cleanup = Cleanup::new(&ws);
+    assert_eq!(run(&ws, &["deploy", "client-c", "--yes"]).code, 0);
+    let before = common::local::pids(&ws);
+    assert_eq!(
+        before
+            .iter()
+            .filter(|(n, _, _)| n.contains("servicedesk-mcp"))
+            .count(),
+        3,
+        "{before:?}"
+    );
+    let p = "client-configs/client-c/mcp-servers.json";
+    let mut cfg: serde_json::Value = serde_json::from_str(&ws.read(p)).unwrap();
+    cfg["users"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|u| u["id"] != "bob");
+    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    assert_eq!(run(&ws, &["render", "client-c"]).code, 0);
+    assert!(
+        !ws.path().join("client-configs/client-c/users/bob").exists(),
+        "render removes bob's client configs"
+    );
+    let deploy = run(&ws, &["deploy", "client-c", "--yes"]);
+    assert_eq!(deploy.code, 0, "{deploy:?}");
+    assert!(
+        deploy.stdout.contains("- client-c/servicedesk-mcp@bob"),
+        "{deploy:?}"
+    );
+    assert!(
+        deploy
+            .stdout
+            .contains("Plan: 0 to create, 0 to update, 1 to delete"),
+        "exactly that instance: {deploy:?}"
+    );
+    let after = common::local::pids(&ws);
+    let bob = before.iter().find(|(n, _, _)| n.contains(".bob.")).unwrap();
+    assert!(!pid_alive(bob.1), "bob's supervisor is gone");
+    let others: Vec<_> = before
+        .iter()
+        .filter(|(n, _, _)| !n.contains(".bob."))
+        .cloned()
+        .collect();
+    assert_eq!(after, others, "alice and carol were not restarted");
+}
+
+#[test]
+fn orphans_are_listed_and_destroyed() {
+    let ws = TempWorkspace::example();
+    let _cleanup = Cleanup::new(&ws);
+    assert_eq!(run(&ws, &["deploy", "client-b", "--yes"]).code, 0);
+    let pids = common::local::pids(&ws);
+    assert_eq!(run(&ws, &["status", "--orphans", "client-b"]).code, 0);
+    // client-b's config disappears: its resources are now orphans.
+    std::fs::remove_dir_all(ws.path().join("client-configs/client-b")).unwrap();
+    let status = run(&ws, &["status", "--orphans", "client-a"]);
+    assert!(status.stdout.contains("Orphans (3)"), "{status:?}");
+    assert!(
+        status.stdout.contains("client-b/custom-erp-mcp on local"),
+        "{status:?}"
+    );
+    let destroy = run(&ws, &["destroy", "--orphans", "--yes"]);
+    assert_eq!(destroy.code, 0, "{destroy:?}");
+    assert!(
+        destroy.stdout.contains("- client-b/custom-hr-mcp"),
+        "{destroy:?}"
+    );
+    for (_, sup, _) in pids {
+        assert!(!pid_alive(sup));
+    }
+    let again = run(&ws, &["status", "--orphans", "client-a"]);
+    assert!(again.stdout.contains("No orphans"), "{again:?}");
 }

@@ -29,12 +29,16 @@ fn render_writes_once_then_leaves_current_files_alone() {
 
     let first = ws.run(&["render", "--all"]);
     assert_eq!(first.code, 0, "{first:?}");
-    assert!(first.stdout.contains("4 file(s) written"), "{first:?}");
+    // 2 files per client, plus client-c's two per-user configs for each of its 3 users (untouched).
+    assert!(
+        first.stdout.contains("4 file(s) written, 8 unchanged"),
+        "{first:?}"
+    );
     let yaml = ws.path().join("client-configs/client-a/librechat.yaml");
     let mtime = std::fs::metadata(&yaml).unwrap().modified().unwrap();
     let second = ws.run(&["render"]);
     assert!(
-        second.stdout.contains("0 file(s) written, 4 unchanged"),
+        second.stdout.contains("0 file(s) written, 12 unchanged"),
         "{second:?}"
     );
     assert_eq!(
@@ -135,9 +139,9 @@ fn a_template_typo_is_an_error_not_an_empty_value() {
 #[test]
 fn unknown_client_is_a_usage_error_with_a_suggestion() {
     let ws = TempWorkspace::example();
-    let run = ws.run(&["render", "client-c"]);
+    let run = ws.run(&["render", "client-d"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("unknown client `client-c`"), "{run:?}");
+    assert!(run.stderr.contains("unknown client `client-d`"), "{run:?}");
     assert!(run.stderr.contains("did you mean `client-a`?"), "{run:?}");
     let usage = ws.run(&["render", "--bogus"]);
     assert_eq!(usage.code, 1, "usage errors exit 1, never 2: {usage:?}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::session::{
-    confirm, connection, load_for_deploy, require_yes_off_terminal, runtime, secrets,
+    confirm, connection, load_for_deploy, note_external, require_yes_off_terminal, runtime, secrets,
 };
 use super::{Ctx, Outcome};
 use crate::apply::progress::Progress;
@@ -92,6 +92,7 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
     let ui = &ctx.ui;
     if !ui.json {
         print_plan(ui, &planned.plan);
+        note_external(ctx, &refs);
     }
     if planned.plan.is_empty() {
         if ui.json {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::session::{confirm, connection, require_yes_off_terminal, runtime, secrets};
-use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
+use super::{Ctx, Outcome, load_all};
 use crate::apply::progress::Progress;
 use crate::apply::{Options, execute};
 use crate::cli::DestroyArgs;
@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::plan::desired::desired;
 use crate::plan::prepare::observe_all;
 use crate::plan::service::SHARED_OWNER;
-use crate::plan::{Action, PLAN_VERSION, Plan, print_plan};
-use crate::platform::{Observed, Op, Platforms};
+use crate::plan::{Action, PLAN_VERSION, Plan, orphans, print_plan};
+use crate::platform::{Observed, Platforms};
 use crate::workspace::Owner;
 
 pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
@@ -38,25 +38,19 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
         rt.block_on(observe_all(&platforms, Some(&owners)))?
     } else if let Some(server) = &args.shared {
         let ids = ws.client_ids()?;
-        let results = load_and_render_all(&ws, &ids);
-        let diags = collect_diagnostics(&results);
-        if diags.has_errors() {
-            return Err(Error::from_diagnostics(
-                "cannot tell which clients use it: fix these first",
-                diags,
-            ));
-        }
-        let users: Vec<String> = results
+        let loaded = load_all(
+            &ws,
+            &ids,
+            "cannot tell which clients use it: fix these first",
+        )?;
+        let users: Vec<String> = loaded
             .iter()
-            .filter_map(|(id, r)| {
-                let (c, _) = r.as_ref().ok()?;
-                c.servers
-                    .iter()
-                    .any(|s| {
-                        s.slug == *server && s.deployed().is_some_and(|d| d.owner == Owner::Shared)
-                    })
-                    .then(|| id.clone())
+            .filter(|&(c, _)| {
+                c.servers.iter().any(|s| {
+                    s.slug == *server && s.deployed().is_some_and(|d| d.owner == Owner::Shared)
+                })
             })
+            .map(|(c, _)| c.id.clone())
             .collect();
         if !users.is_empty() {
             return Err(Error::new(format!("shared server `{server}` is still enabled by {}", users.join(", ")))
@@ -69,45 +63,18 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
             .collect()
     } else {
         let ids = ws.client_ids()?;
-        let results = load_and_render_all(&ws, &ids);
-        let diags = collect_diagnostics(&results);
-        if diags.has_errors() {
-            return Err(Error::from_diagnostics(
-                "cannot tell what is orphaned while a config does not load",
-                diags,
-            ));
-        }
-        let loaded: Vec<_> = results
-            .into_iter()
-            .map(|(_, r)| r.expect("checked"))
-            .collect();
+        let loaded = load_all(
+            &ws,
+            &ids,
+            "cannot tell what is orphaned while a config does not load",
+        )?;
         let refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
         let everything = desired(&ws, &refs, None)
             .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
-        rt.block_on(observe_all(&platforms, None))?
-            .into_iter()
-            .filter(|o| {
-                !everything
-                    .get(&o.key)
-                    .is_some_and(|s| s.platform == o.platform)
-            })
-            .collect()
+        orphans(&everything, rt.block_on(observe_all(&platforms, None))?)
     };
 
-    let actions: Vec<Action> = targets
-        .iter()
-        .map(|o| Action {
-            key: o.key.clone(),
-            platform: o.platform,
-            op: Op::Delete,
-            clients: if o.key.is_shared() {
-                vec![]
-            } else {
-                vec![o.key.owner.clone()]
-            },
-            changes: Vec::new(),
-        })
-        .collect();
+    let actions: Vec<Action> = targets.iter().map(|o| Action::delete(o, false)).collect();
     let mut ordered = actions;
     ordered.sort_by_key(|a| (3 - a.key.tier(), a.key.clone()));
     let plan = Plan {

@@ -120,6 +120,23 @@ pub fn load_and_render_all(ws: &Workspace, ids: &[String]) -> Vec<Loaded> {
     })
 }
 
+/// Load and render `ids`, or fail with every finding under `why` (nothing to act on otherwise).
+pub fn load_all(
+    ws: &Workspace,
+    ids: &[String],
+    why: &str,
+) -> crate::error::Result<Vec<(Client, Rendered)>> {
+    let results = load_and_render_all(ws, ids);
+    let diags = collect_diagnostics(&results);
+    if diags.has_errors() {
+        return Err(crate::error::Error::from_diagnostics(why, diags));
+    }
+    Ok(results
+        .into_iter()
+        .map(|(_, r)| r.expect("checked above"))
+        .collect())
+}
+
 /// All findings of a batch, each reported once (an error in `default` shows up for every client).
 pub fn collect_diagnostics(results: &[Loaded]) -> Diagnostics {
     let mut all = Diagnostics::default();

@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use super::{Ctx, collect_diagnostics, load_and_render_all};
+use super::Ctx;
 use crate::error::{Error, Result};
 use crate::plan::SecretSource;
 use crate::render::{Rendered, SecretRef};
@@ -14,23 +14,13 @@ use crate::workspace::{Client, Workspace};
 /// Load and render `ids`; refuse when the committed generated files differ from the render,
 /// since a deploy must match what is reviewed in git.
 pub fn load_for_deploy(ws: &Workspace, ids: &[String]) -> Result<Vec<(Client, Rendered)>> {
-    let results = load_and_render_all(ws, ids);
-    let diags = collect_diagnostics(&results);
-    if diags.has_errors() {
-        return Err(Error::from_diagnostics(
-            "fix these first; nothing was changed",
-            diags,
-        ));
-    }
-    let mut out = Vec::new();
-    let mut stale = Vec::new();
-    for (_, r) in results {
-        let (client, rendered) = r.expect("checked above");
-        for c in rendered.changes().into_iter().filter(|c| c.is_change()) {
-            stale.push(ws.relative(&c.path).display().to_string());
-        }
-        out.push((client, rendered));
-    }
+    let out = super::load_all(ws, ids, "fix these first; nothing was changed")?;
+    let stale: Vec<String> = out
+        .iter()
+        .flat_map(|(_, rendered)| rendered.changes())
+        .filter(|c| c.is_change())
+        .map(|c| ws.relative(&c.path).display().to_string())
+        .collect();
     if !stale.is_empty() {
         return Err(Error::new(format!(
             "the generated files differ from what the config renders: {}",
@@ -119,4 +109,22 @@ pub fn require_yes_off_terminal(yes: bool, dry_run: bool) -> Result<()> {
     }
     Err(Error::new("refusing to deploy without confirmation: not running in a terminal, and --yes was not given")
         .hint("pass --yes to apply non-interactively (CI), or --dry-run to only see the plan"))
+}
+
+/// Nothing is skipped silently: say which servers are external (rendered, never deployed).
+pub fn note_external(ctx: &Ctx, clients: &[(&Client, &Rendered)]) {
+    let mut ext: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for (c, _) in clients {
+        for s in &c.servers {
+            if s.deployed().is_none() {
+                ext.insert(&s.slug);
+            }
+        }
+    }
+    if !ext.is_empty() {
+        ctx.ui.note(format!(
+            "external servers (in librechat.yaml, not deployed by scalewize): {}",
+            ext.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
 }

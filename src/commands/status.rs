@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::session::{connection, runtime, secrets};
-use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
+use super::{Ctx, Outcome, load_all};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
 use crate::plan::desired::desired;
@@ -27,18 +27,11 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     } else {
         ids.clone()
     };
-    let results = load_and_render_all(&ws, &all_ids);
-    let diags = collect_diagnostics(&results);
-    if diags.has_errors() {
-        return Err(Error::from_diagnostics(
-            "cannot tell what should be live: fix these first",
-            diags,
-        ));
-    }
-    let loaded: Vec<_> = results
-        .into_iter()
-        .map(|(_, r)| r.expect("checked"))
-        .collect();
+    let loaded = load_all(
+        &ws,
+        &all_ids,
+        "cannot tell what should be live: fix these first",
+    )?;
     let all_refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
     let selected_refs: Vec<_> = all_refs
         .iter()
@@ -111,6 +104,66 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
         }
     });
 
+    // External servers (a `url`): scalewize does not run them; an HTTP check says whether they answer.
+    let mut externals: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+    for (c, _) in &selected_refs {
+        for s in &c.servers {
+            if let crate::workspace::ServerSource::External { url, .. } = &s.source {
+                externals
+                    .entry(url.clone())
+                    .or_insert_with(|| (s.slug.clone(), BTreeSet::new()))
+                    .1
+                    .insert(c.id.clone());
+            }
+        }
+    }
+    let checks: BTreeMap<String, Result<u16, String>> = rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .ok();
+        let mut tasks = Vec::new();
+        for url in externals.keys() {
+            let (url, http) = (url.clone(), http.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = match http {
+                    Some(h) => h
+                        .get(&url)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .map_err(|e| {
+                            if e.is_timeout() {
+                                "no answer within 5 s".to_string()
+                            } else {
+                                "unreachable".to_string()
+                            }
+                        }),
+                    None => Err("no HTTP client".to_string()),
+                };
+                (url, r)
+            }));
+        }
+        let mut out = BTreeMap::new();
+        for t in tasks {
+            if let Ok((u, r)) = t.await {
+                out.insert(u, r);
+            }
+        }
+        out
+    });
+    let external_rows: Vec<serde_json::Value> = externals
+        .iter()
+        .map(|(url, (slug, clients))| {
+            let (reachable, detail) = match checks.get(url) {
+                Some(Ok(code)) => (*code < 500, format!("HTTP {code}")),
+                Some(Err(e)) => (false, e.clone()),
+                None => (false, "not checked".to_string()),
+            };
+            json!({"server": slug, "clients": clients, "url": url, "reachable": reachable, "detail": detail})
+        })
+        .collect();
+
     let ui = &ctx.ui;
     let mut down = 0;
     let mut rows = Vec::new();
@@ -148,17 +201,12 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
         let everything = desired(&ws, &all_refs, args.platform.get())
             .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         let all_live = rt.block_on(observe_all(&platforms, None))?;
-        for o in all_live {
-            if !everything
-                .get(&o.key)
-                .is_some_and(|s| s.platform == o.platform)
-            {
-                orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
-            }
+        for o in crate::plan::orphans(&everything, all_live) {
+            orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
         }
     }
     if ui.json {
-        ui.json_out(&json!({"services": rows, "orphans": if args.orphans { Some(&orphans) } else { None }, "summary": {"services": rows.len(), "down": down}}));
+        ui.json_out(&json!({"services": rows, "external": external_rows, "orphans": if args.orphans { Some(&orphans) } else { None }, "summary": {"services": rows.len(), "down": down}}));
     } else {
         ui.result(format!(
             "{:<38} {:<8} {:<10} {:<18} {}",
@@ -201,6 +249,29 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
                     ui.result(format!("{:<38} {}", "", ui.dim(&format!("↳ {why}"))));
                 }
             }
+        }
+        for e in &external_rows {
+            let ok = e["reachable"].as_bool() == Some(true);
+            let state = if ok { "reachable" } else { "unreachable" };
+            ui.result(format!(
+                "{:<38} {:<8} {} {:<18} {}",
+                format!("external/{}", e["server"].as_str().unwrap_or_default()),
+                "-",
+                pad(
+                    &if ok {
+                        ui.green(state)
+                    } else {
+                        ui.yellow(state)
+                    },
+                    state,
+                    10
+                ),
+                e["detail"].as_str().unwrap_or_default(),
+                e["url"].as_str().unwrap_or_default()
+            ));
+        }
+        if !external_rows.is_empty() {
+            ui.say(ui.dim("(external servers are not run by scalewize: their state does not change the exit code)"));
         }
         if args.orphans {
             if orphans.is_empty() {

@@ -19,7 +19,11 @@ fn change_line(ui: &Ui, c: &FieldChange) -> String {
         Some(v) if v == KNOWN_AFTER_APPLY => v.clone(),
         Some(v) => format!("{:?}", short(v)),
     };
+    let digest = c.field.starts_with("secret.") || c.field.starts_with("file.");
     match (&c.old, &c.new) {
+        (Some(o), Some(n)) if digest => {
+            format!("      {} {}: changed ({o} → {n})", ui.yellow("~"), c.field)
+        }
         (None, Some(_)) => format!("      {} {} = {}", ui.green("+"), c.field, show(&c.new)),
         (Some(_), None) => format!("      {} {}", ui.red("-"), c.field),
         _ => format!(

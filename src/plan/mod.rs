@@ -126,6 +126,45 @@ pub struct Action {
     pub changes: Vec<FieldChange>,
 }
 
+impl Action {
+    /// Delete an observed service (`with_fields`: list what it had, for the plan's display).
+    pub fn delete(o: &Observed, with_fields: bool) -> Action {
+        Action {
+            key: o.key.clone(),
+            platform: o.platform,
+            op: Op::Delete,
+            clients: if o.key.is_shared() {
+                vec![]
+            } else {
+                vec![o.key.owner.clone()]
+            },
+            changes: if with_fields {
+                o.fields
+                    .iter()
+                    .map(|(k, v)| FieldChange {
+                        field: k.clone(),
+                        old: Some(v.clone()),
+                        new: None,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// Owned services that no desired spec describes (on their platform).
+pub fn orphans(
+    desired: &BTreeMap<ServiceKey, ServiceSpec>,
+    observed: Vec<Observed>,
+) -> Vec<Observed> {
+    observed
+        .into_iter()
+        .filter(|o| desired.get(&o.key).is_none_or(|s| s.platform != o.platform))
+        .collect()
+}
+
 /// A plan: what `deploy` will do, saved with `diff --out` and applied with `deploy --plan`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -225,25 +264,7 @@ pub fn compute(
             .is_some_and(|(s, _)| s.platform == o.platform);
         let elsewhere = desired.contains_key(&o.key);
         if !wanted && !elsewhere && delete_owners.contains(&o.key.owner) {
-            actions.push(Action {
-                key: o.key.clone(),
-                platform: o.platform,
-                op: Op::Delete,
-                clients: if o.key.is_shared() {
-                    vec![]
-                } else {
-                    vec![o.key.owner.clone()]
-                },
-                changes: o
-                    .fields
-                    .iter()
-                    .map(|(k, v)| FieldChange {
-                        field: k.clone(),
-                        old: Some(v.clone()),
-                        new: None,
-                    })
-                    .collect(),
-            });
+            actions.push(Action::delete(o, true));
         }
     }
     order(&mut actions);
@@ -305,6 +326,18 @@ pub fn observed_digest(observed: &[Observed]) -> String {
         .collect();
     view.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
     digest(&view)
+}
+
+/// Where the engine gets secret values and their fingerprints (the encrypted store, or a test double).
+pub trait SecretSource: Send + Sync {
+    /// The value; an error names the secret and how to set it, never a value.
+    fn value(&self, r: &SecretRef) -> crate::error::Result<crate::secrets::Secret>;
+    /// The fingerprint of the current value (`hmac-sha256:…`).
+    fn fingerprint(&self, r: &SecretRef) -> crate::error::Result<String>;
+    /// `text` with every secret value this source has handed out masked.
+    fn redact(&self, text: &str) -> String {
+        text.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -416,17 +449,5 @@ mod tests {
         let plan = compute(vec!["a".into()], None, &desired, &live, &BTreeSet::new());
         assert!(plan.is_empty());
         assert_eq!(plan.unchanged.len(), 3);
-    }
-}
-
-/// Where the engine gets secret values and their fingerprints (the encrypted store, or a test double).
-pub trait SecretSource: Send + Sync {
-    /// The value; an error names the secret and how to set it, never a value.
-    fn value(&self, r: &SecretRef) -> crate::error::Result<crate::secrets::Secret>;
-    /// The fingerprint of the current value (`hmac-sha256:…`).
-    fn fingerprint(&self, r: &SecretRef) -> crate::error::Result<String>;
-    /// `text` with every secret value this source has handed out masked.
-    fn redact(&self, text: &str) -> String {
-        text.to_string()
     }
 }

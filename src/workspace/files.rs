@@ -9,100 +9,76 @@ use serde::{Deserialize, Serialize};
 
 /// `client-configs/<client>/mcp-servers.json` (and `client-configs/default/mcp-servers.json`,
 /// whose values every client inherits).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientFile {
     /// Path or URL of the JSON Schema, for editors.
-    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "$schema")]
     pub schema: Option<String>,
     /// The client id: the folder's name (lowercase letters, digits and `-`, starting with a letter, at most 30 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// The client's display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
     /// The MCP servers this client's LibreChat uses. Entries merge with `default`'s by `name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_servers: Option<Vec<ServerEntry>>,
     /// The client's LibreChat deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub librechat: Option<LibreChatSettings>,
     /// Where this client's services deploy unless a manifest says otherwise: `local`, `railway` or `fly`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformName>,
     /// End users, for servers whose credential mode is `per-user-instance` (one instance each).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<UserEntry>>,
 }
 
 /// One MCP server as a client uses it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerEntry {
     /// Display name; also the key entries merge by. "Custom CRM" derives the server `custom-crm-mcp`.
     pub name: String,
     /// `shared` (deployed once, used by many clients) or `client-specific`.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<ServerKind>,
     /// An external server's URL: rendered, never deployed. Without it the server's folder is deployed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// `false` drops the server (and an inherited one). Default `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// The server needs OAuth; with no `oauth` block LibreChat discovers it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_required: Option<bool>,
     /// The server's folder name, when it is not the one derived from `name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     /// Transport of an external server. Deployed servers always speak `streamable-http`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
     /// Title shown in LibreChat (default: `name`, when it fits LibreChat's title pattern).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Description shown in LibreChat (free text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// How the server gets credentials (external servers; deployed ones take it from their manifest).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_mode: Option<CredentialMode>,
     /// Values each end user enters in LibreChat, sent as headers (`per-user-header`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_vars: Option<Vec<UserVar>>,
     /// Static headers LibreChat sends to an external server; values may reference `${NAME}` of a listed secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
     /// Secrets from the client's store that `headers` reference (external servers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Vec<String>>,
     /// OAuth settings rendered into LibreChat's `oauth:` block; the client id and secret come from the store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthSettings>,
     /// LibreChat `timeout`, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
     /// LibreChat `initTimeout`, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_timeout: Option<u64>,
     /// LibreChat `startup`: connect when LibreChat starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup: Option<bool>,
     /// LibreChat `chatMenu`: show the server in the chat menu.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_menu: Option<bool>,
     /// LibreChat `serverInstructions`: `true` for the server's own, or custom text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_instructions: Option<ServerInstructions>,
     /// LibreChat `iconPath`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon_path: Option<String>,
     /// Deploy settings of a client-specific server, over its manifest's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployOverrides>,
     /// `per-user-instance`: the client's users who get an instance (default: all of them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
 }
 
@@ -193,41 +169,36 @@ pub enum ServerInstructions {
 }
 
 /// A value each end user enters in LibreChat (`customUserVars`), sent to the server as a header.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserVar {
     /// Variable name, upper snake case (`GHL_API_KEY`); LibreChat substitutes `{{GHL_API_KEY}}`.
     pub name: String,
     /// The request header carrying it (`X-GHL-Api-Key`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
     /// Shown to the user in LibreChat's MCP settings.
     pub title: String,
     /// Help text shown to the user (LibreChat requires it).
     pub description: String,
     /// Masked in LibreChat's UI (default `true`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensitive: Option<bool>,
     /// The server's own environment variable used when the header is absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_fallback: Option<String>,
 }
 
 /// OAuth for a server; rendered into LibreChat's `oauth:` block. `redirect_uri` is LibreChat's default.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthSettings {
     pub authorization_url: Option<String>,
     pub token_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// Whether a client secret is used (stored as `<SLUG>_OAUTH_CLIENT_SECRET`). Default `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<bool>,
     /// `default_post` or `basic_auth_header`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_exchange_method: Option<TokenExchangeMethod>,
 }
 
@@ -239,17 +210,14 @@ pub enum TokenExchangeMethod {
 }
 
 /// Deploy settings a client may set for its own (client-specific) servers.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployOverrides {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<Size>,
     /// Static, non-secret environment over the manifest's `env`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
 }
 
@@ -262,93 +230,72 @@ pub struct Size {
 }
 
 /// The client's LibreChat.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LibreChatSettings {
     /// The LibreChat image, pinned by tag or digest (required to deploy LibreChat to a cloud).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Public base URL (`DOMAIN_CLIENT`/`DOMAIN_SERVER`); default: the platform's URL, known after deploy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// Extra static environment (non-secret), e.g. `ALLOW_REGISTRATION`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
     /// Extra secrets from the store passed to LibreChat, e.g. `OPENAI_API_KEY`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<Size>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserEntry {
     /// User id: lowercase letters, digits and `-`, starting with a letter, at most 20 characters.
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 /// `scalewize.json` in a server folder: how to run and deploy that MCP server.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerManifest {
-    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "$schema")]
     pub schema: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// How to run it on the `local` platform.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunSpec>,
     /// The image deployed to clouds, pinned by tag or digest. scalewize builds no images.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Railway only: deploy from this repository; the root directory is the server folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub railway: Option<RailwaySource>,
     /// Port the server listens on (`PORT`). Default 8080.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// MCP endpoint path. Default `/mcp`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Health check path. Default `/health`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_mode: Option<CredentialMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_vars: Option<Vec<UserVar>>,
     /// Secrets (from the store) the server needs in its environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Vec<String>>,
     /// Static, non-secret environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<Size>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Where a shared server deploys (clients' platforms do not apply to it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformName>,
 }
 
 /// Exactly one of `cargo_bin` (a binary of the root Cargo workspace) or `command`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cargo_bin: Option<String>,
     /// Program and arguments, run in the server folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
 }
 
@@ -361,53 +308,44 @@ pub struct RailwaySource {
 }
 
 /// `scalewize.json` at the workspace root: settings for the whole workspace.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceFile {
-    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "$schema")]
     pub schema: Option<String>,
     /// Prefix of every name scalewize creates on a platform (default `sw`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// age public keys (`age1…`) the secret store encrypts every value to: one per person or CI
     /// system that may read the secrets (`scalewize secret keygen` makes a key pair).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<String>>,
     /// A file holding the age identity (secret key) that decrypts the store, relative to the
     /// workspace root; used when neither `SCALEWIZE_AGE_KEY` nor `SCALEWIZE_AGE_KEY_FILE` is set.
     /// Keep real keys out of git: scalewize warns when this file is committed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub railway: Option<RailwaySettings>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fly: Option<FlySettings>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RailwaySettings {
     /// Workspace to create projects in (or `RAILWAY_WORKSPACE_ID`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
     /// `free`, `hobby`, `pro` or `enterprise`: sets the request rate limits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_second: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_hour: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlySettings {
     /// Organization slug (or `FLY_ORG`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
     /// Default region, e.g. `iad`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-pub const RESERVED_CLIENT_IDS: &[&str] = &["default"];
+pub const RESERVED_CLIENT_IDS: &[&str] = &["default", "shared"];
 pub const MAX_CLIENT_ID: usize = 30;
 pub const MAX_USER_ID: usize = 20;
 pub const MAX_PLATFORM_NAME: usize = 63;
@@ -44,9 +44,14 @@ fn suggest_id(id: &str, max: usize) -> String {
 }
 
 pub fn check_client_id(id: &str) -> Result<(), String> {
-    if RESERVED_CLIENT_IDS.contains(&id) {
+    if id == "default" {
         return Err(format!(
             "`{id}` is reserved: client-configs/{id}/ holds the values every client inherits; choose another id"
+        ));
+    }
+    if id == "shared" {
+        return Err(format!(
+            "`{id}` is reserved: shared servers live under that owner name on every platform (`<prefix>-shared`); choose another id"
         ));
     }
     check_id("client", id, MAX_CLIENT_ID)
@@ -193,6 +198,7 @@ mod tests {
     fn client_ids() {
         assert!(check_client_id("client-a").is_ok());
         assert!(check_client_id("default").unwrap_err().contains("reserved"));
+        assert!(check_client_id("shared").unwrap_err().contains("reserved"));
         let e = check_client_id("Bad_Id").unwrap_err();
         assert!(e.contains("bad-id"), "{e}");
         assert!(check_client_id("../evil").is_err());

@@ -53,7 +53,11 @@ pub fn run_with(ws: &TempWorkspace, args: &[&str], extra: &[(&str, &str)]) -> Ru
 
 /// Supervisor and server pids of every local service, from the supervisors' run files.
 pub fn pids(ws: &TempWorkspace) -> Vec<(String, u32, Option<u32>)> {
-    let dir = ws.path().join(".scalewize/local/services");
+    pids_in(ws.path())
+}
+
+pub fn pids_in(root: &Path) -> Vec<(String, u32, Option<u32>)> {
+    let dir = root.join(".scalewize/local/services");
     let mut out = Vec::new();
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let p = e.path();
@@ -83,11 +87,21 @@ pub fn pid_alive(pid: u32) -> bool {
 }
 
 /// Stops whatever a test left running in its workspace (supervisors lead their process groups).
-pub struct Cleanup<'a>(pub &'a TempWorkspace);
+pub struct Cleanup {
+    root: PathBuf,
+}
 
-impl Drop for Cleanup<'_> {
+impl Cleanup {
+    pub fn new(ws: &TempWorkspace) -> Self {
+        Cleanup {
+            root: ws.path().to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Cleanup {
     fn drop(&mut self) {
-        for (_, sup, child) in pids(self.0) {
+        for (_, sup, child) in pids_in(&self.root) {
             // SAFETY: pids this test's deploys started.
             unsafe {
                 libc::kill(-(sup as i32), libc::SIGKILL);
