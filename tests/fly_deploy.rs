@@ -149,6 +149,7 @@ fn per_user_instances_each_hold_only_their_own_secrets() {
         reqs[0].json.as_ref().unwrap(),
         &json!({"name": app, "org_slug": ORG})
     );
+    assert_eq!(reqs[0].query.as_deref(), Some("wait=true"));
     assert_eq!(reqs[4].json.as_ref().unwrap(), &json!({"type": "v6"}));
     assert_eq!(
         reqs[5].json.as_ref().unwrap(),
@@ -204,6 +205,57 @@ fn per_user_instances_each_hold_only_their_own_secrets() {
         );
     }
     assert_no_mutations(&emu, &ws, "client-c");
+
+    // Add bob back: exactly his app is created, with his own secrets again.
+    set_json(&ws, "client-configs/client-c/mcp-servers.json", |v| {
+        v["users"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "bob", "name": "Bob Dispatch"}));
+    });
+    assert_eq!(ws.run(&["render", "client-c"]).code, 0);
+    let before = emu.snapshot();
+    emu.clear_requests();
+    let added = deploy(&ws, &emu, "client-c");
+    assert!(
+        added.stdout.contains("+ client-c/servicedesk-mcp@bob")
+            && added
+                .stdout
+                .contains("Plan: 1 to create, 0 to update, 0 to delete"),
+        "{added:?}"
+    );
+    let bob = servicedesk("bob");
+    for r in emu.mutating_requests() {
+        let named = r.json.as_ref().and_then(|b| b["name"].as_str()) == Some(bob.as_str());
+        assert!(
+            r.path.starts_with(&format!("/v1/apps/{bob}")) || named,
+            "{} {} is not about bob's app",
+            r.method,
+            r.path
+        );
+    }
+    let after = emu.snapshot();
+    let names: Vec<&str> = after
+        .app(&bob)
+        .unwrap()
+        .secrets
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, SECRETS);
+    for app in [servicedesk("alice"), servicedesk("carol")] {
+        assert_eq!(after.app(&app), before.app(&app), "{app} is untouched");
+    }
+    // LibreChat's own URL is its Fly hostname.
+    let lc = &after.app("sw-client-c-librechat").unwrap().machines[0].config;
+    assert_eq!(
+        lc["env"]["DOMAIN_CLIENT"],
+        "https://sw-client-c-librechat.fly.dev"
+    );
+    assert_eq!(
+        lc["env"]["DOMAIN_SERVER"],
+        "https://sw-client-c-librechat.fly.dev"
+    );
     assert_api_names(&emu);
 }
 
@@ -280,6 +332,8 @@ fn client_a_end_to_end() {
     for s in services {
         assert_eq!(s["platform"], "fly", "{s}");
         assert_eq!(s["state"], "running", "{s}");
+        // The machines are as scalewize configured them (their spec digest matches).
+        assert!(s["detail"].is_null(), "{s}");
     }
     let urls: BTreeSet<&str> = services.iter().filter_map(|s| s["url"].as_str()).collect();
     assert!(
@@ -474,31 +528,22 @@ fn assert_no_mutations_with(
 
 /// Create an app with a machine through the API, as another tool would.
 fn foreign_app(emu: &EmulatorHandle, app: &str, metadata: Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let c = reqwest::Client::new();
-        let auth = format!("Bearer {TOKEN}");
-        let r = c
-            .post(format!("{}/v1/apps", emu.url()))
-            .header("authorization", &auth)
-            .json(&json!({"name": app, "org_slug": ORG}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201);
-        let r = c
-            .post(format!("{}/v1/apps/{app}/machines", emu.url()))
-            .header("authorization", &auth)
-            .json(&json!({"name": "web", "region": "ams", "config": {"image": "nginx:1", "metadata": metadata}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
-    });
+    let (status, _) = api(
+        emu,
+        "POST",
+        "/v1/apps",
+        Some(json!({"name": app, "org_slug": ORG})),
+    );
+    assert_eq!(status, 201);
+    let (status, body) = api(
+        emu,
+        "POST",
+        &format!("/v1/apps/{app}/machines"),
+        Some(
+            json!({"name": "web", "region": "ams", "config": {"image": "nginx:1", "metadata": metadata}}),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
 }
 
 #[test]
@@ -621,6 +666,13 @@ fn credentials_org_and_region_are_checked_before_any_call() {
             .iter()
             .all(|a| a.org_slug == ORG && a.machines[0].region == "ams")
     );
+    // An org that does not exist.
+    let r = run_with(&ws, &emu, &["diff", "client-b"], &[("FLY_ORG", "nobody")]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("`nobody` not found") && r.stderr.contains("fly orgs list"),
+        "{r:?}"
+    );
     // A bad token: exit 1 with how to make a good one.
     let bad = run_with(
         &ws,
@@ -672,4 +724,116 @@ fn macaroon_tokens_use_the_flyv1_scheme() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(emu.counters().unauthorized, 0);
+}
+
+/// Call the emulator as another tool (or a person with flyctl) would.
+fn api(emu: &EmulatorHandle, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut req = c
+            .request(method.parse().unwrap(), format!("{}{path}", emu.url()))
+            .header("authorization", format!("Bearer {TOKEN}"));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn drift_and_stopped_machines_are_repaired() {
+    let emu = emulator();
+    let ws = workspace();
+    deploy(&ws, &emu, "client-b");
+    let erp = "sw-client-b-custom-erp-mcp";
+    let lc = "sw-client-b-librechat";
+    let snap = emu.snapshot();
+    // Someone edits the ERP machine's env by hand, and stops LibreChat.
+    let m = &snap.app(erp).unwrap().machines[0];
+    let mut config = m.config.clone();
+    config["env"]["ERP_BASE_URL"] = json!("https://elsewhere.example");
+    let (status, _) = api(
+        &emu,
+        "POST",
+        &format!("/v1/apps/{erp}/machines/{}", m.id),
+        Some(json!({"config": config})),
+    );
+    assert_eq!(status, 200);
+    let lc_id = snap.app(lc).unwrap().machines[0].id.clone();
+    let (status, _) = api(
+        &emu,
+        "POST",
+        &format!("/v1/apps/{lc}/machines/{lc_id}/stop"),
+        None,
+    );
+    assert_eq!(status, 200);
+    // An MCP server stopped by autostop is idle, not down.
+    let hr = &snap.app("sw-client-b-custom-hr-mcp").unwrap().machines[0];
+    let (status, _) = api(
+        &emu,
+        "POST",
+        &format!("/v1/apps/sw-client-b-custom-hr-mcp/machines/{}/stop", hr.id),
+        None,
+    );
+    assert_eq!(status, 200);
+    emu.advance(5.0);
+
+    let diff = run(&ws, &emu, &["diff", "client-b", "--detailed-exitcode"]);
+    assert_eq!(diff.code, 2, "{diff:?}");
+    assert!(
+        diff.stdout.contains("~ client-b/custom-erp-mcp"),
+        "{diff:?}"
+    );
+    assert!(diff.stdout.contains("env.ERP_BASE_URL"), "{diff:?}");
+    assert!(diff.stdout.contains("~ client-b/librechat"), "{diff:?}");
+    assert!(
+        !diff.stdout.contains("~ client-b/custom-hr-mcp"),
+        "{diff:?}"
+    );
+    let status = run(&ws, &emu, &["status", "client-b", "--json"]);
+    let v: Value = serde_json::from_str(&status.stdout).unwrap();
+    let state = |svc: &str| {
+        v["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == svc)
+            .map(|s| (s["state"].clone(), s["detail"].clone()))
+            .unwrap()
+    };
+    assert_eq!(state("client-b/librechat").0, "down", "{v}");
+    let (hr_state, hr_detail) = state("client-b/custom-hr-mcp");
+    assert_eq!(hr_state, "running", "{v}");
+    assert!(hr_detail.as_str().unwrap().contains("idle"), "{v}");
+    let (_, erp_detail) = state("client-b/custom-erp-mcp");
+    assert!(
+        erp_detail
+            .as_str()
+            .unwrap()
+            .contains("changed outside scalewize"),
+        "{v}"
+    );
+
+    deploy(&ws, &emu, "client-b");
+    let snap = emu.snapshot();
+    assert_eq!(
+        snap.app(erp).unwrap().machines[0].config["env"]["ERP_BASE_URL"],
+        "https://erp.client-b.example/api/v1"
+    );
+    assert_eq!(snap.app(lc).unwrap().machines[0].state, "started");
+    assert_eq!(
+        snap.app(lc).unwrap().machines[0].id,
+        lc_id,
+        "repaired in place"
+    );
+    assert_no_mutations(&emu, &ws, "client-b");
+    assert_api_names(&emu);
 }

@@ -379,6 +379,12 @@ pub fn unexpected(what: &str, reply: &Reply) -> Error {
         403 => e.hint(
             "the token may not do this: deploying needs an org token (`fly tokens create org -o <org>`), not a deploy or read-only token",
         ),
+        // A 404 with an empty body means the app is missing or not visible yet (notes §9.6):
+        // worth observing again rather than failing for good.
+        404 => Error {
+            transient: Some(crate::error::Transient { retry_after: None }),
+            ..e
+        },
         _ => e,
     }
 }

@@ -125,6 +125,16 @@ impl FlyPlatform {
         let req = Request::get(Action::ListApps, self.org(), "/v1/apps".into())
             .query("org_slug", self.org());
         let r = self.client.call(&req).await?;
+        if r.status == 404 {
+            return Err(Error::new(format!(
+                "Fly organization `{}` not found: {}",
+                self.org(),
+                r.error_text()
+            ))
+            .hint(format!(
+                "check {ORG_ENV} or \"fly\": {{\"org\": …}} in scalewize.json (`fly orgs list` shows the slugs)"
+            )));
+        }
         if !r.ok() {
             return Err(unexpected(
                 &format!("listing the apps of {}", self.org()),
@@ -154,7 +164,9 @@ impl FlyPlatform {
         let body = json!({"name": app, "org_slug": self.org()});
         let mut created = false;
         for attempt in 1..=WRITE_TRIES {
-            let req = Request::post(Action::CreateApp, app, "/v1/apps".into(), body.clone());
+            // fly-go creates with `?wait=true` (notes §2, §9.1).
+            let req = Request::post(Action::CreateApp, app, "/v1/apps".into(), body.clone())
+                .query("wait", "true");
             match self.client.call(&req).await {
                 Ok(r) if r.ok() => {
                     created = true;
@@ -193,13 +205,14 @@ impl FlyPlatform {
                     return Ok(());
                 }
                 403 => return Err(self.taken_elsewhere(app)),
-                404 if Instant::now() < until => {
+                // fly-go's `WaitForApp` retries 404 and 401 on a new app (notes §9.1).
+                401 | 404 if Instant::now() < until => {
                     if attempt == 1 {
                         (step.progress)(&format!("waiting for app {app} to become visible"));
                     }
                     tokio::time::sleep(backoff(attempt.min(4), None)).await;
                 }
-                404 => {
+                401 | 404 => {
                     return Err(Error::transient(
                         format!("app {app} is still not visible after it was created"),
                         None,
