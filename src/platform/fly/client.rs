@@ -235,15 +235,16 @@ impl Client {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
                 .collect();
-            self.debug(
-                3,
-                &redact::format_request(built.method().as_str(), built.url().as_str(), &headers),
-            );
+            // One line group per request, so concurrent requests do not interleave.
+            let mut line =
+                redact::format_request(built.method().as_str(), built.url().as_str(), &headers);
             match (&req.log_body, &req.body) {
-                (Some(shown), _) => self.debug(3, &format!("  body {shown}")),
-                (None, Some(body)) => self.debug(3, &format!("  body {body}")),
+                (Some(shown), _) => line.push_str(&format!("\n  body {shown}")),
+                (None, Some(body)) => line.push_str(&format!("\n  body {body}")),
                 _ => {}
             }
+            self.debug(3, &line);
+            let call = format!("{} {}", req.method, req.path);
             let started = Instant::now();
             let outcome = self.http.client().execute(built).await;
             let (retry, pause, err) = match outcome {
@@ -254,7 +255,7 @@ impl Client {
                     self.debug(
                         3,
                         &format!(
-                            "  → {status} in {} ms: {}",
+                            "  → {status} for {call} in {} ms: {}",
                             started.elapsed().as_millis(),
                             shorten(&body, 2000)
                         ),
@@ -315,7 +316,7 @@ impl Client {
                     self.debug(
                         3,
                         &format!(
-                            "  → no response after {} ms: {e}",
+                            "  → no response for {call} after {} ms: {e}",
                             started.elapsed().as_millis()
                         ),
                     );

@@ -9,8 +9,27 @@
 //!
 //! Every step converges from any partial state (a killed run, a lost response): the app name is
 //! deterministic (`name_taken` means "already there"), secrets and IPs are compared before being
-//! written, and a machine create whose outcome is unknown is reported as transient so that the
-//! executor observes before creating again.
+//! written, and a machine create whose outcome is unknown is followed by a look (machines by
+//! metadata) before any second create; what that does not settle is reported as transient so
+//! that the executor observes before running the step again.
+//!
+//! Environment: `FLY_API_TOKEN` (an org token), `FLY_ORG` (or `fly.org` in scalewize.json),
+//! `SCALEWIZE_FLY_API_URL` (default `https://api.machines.dev`); the region comes from the
+//! manifest or `fly.region`.
+//!
+//! Requests per service (all under `/v1`):
+//! - create: `POST /apps?wait=true {name, org_slug}` → `GET /apps/{app}` (until visible) →
+//!   `POST /apps/{app}/secrets {values}` → `GET /apps/{app}/ip_assignments` → `POST …
+//!   {type: v6}`, `POST … {type: shared_v4}` → `POST /apps/{app}/machines {name, region, config,
+//!   min_secrets_version}` → `GET …/machines/{id}/wait?state=started` → `GET …/machines/{id}`
+//!   (checks passing);
+//! - update: `GET /apps/{app}/machines` → `GET /apps/{app}/secrets` → `POST …/secrets` (changed
+//!   ones only, if any) → `GET …/ip_assignments` → `POST …/{id}/lease` → `POST …/machines/{id}`
+//!   (nonce header; full config, `current_version`, `min_secrets_version`) → `GET …/wait` →
+//!   `DELETE …/{id}/lease` → `GET …/machines/{id}`;
+//! - delete: `DELETE /apps/{app}?force=true`;
+//! - observe (and so a no-op deploy): `GET /apps?org_slug=` and, per candidate app,
+//!   `GET /apps/{app}/machines?metadata.scalewize_owner=<owner>`.
 
 mod client;
 mod limits;
@@ -95,6 +114,23 @@ impl FlyPlatform {
 
     fn org(&self) -> &str {
         &self.client.org
+    }
+
+    /// A call on one of an app's collections (secrets, IPs, machines). Right after an app is
+    /// created these can answer 404 for a while even once the app itself answers (notes §9.1:
+    /// "machine create right after app create can 404 about half the time"); a 404 there
+    /// applied nothing, so it is retried with backoff for as long as an app may take to appear.
+    async fn call_in_app(&self, req: &Request) -> Result<Reply> {
+        let until = Instant::now() + scaled(APP_VISIBLE_WITHIN);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = self.client.call(req).await?;
+            if r.status != 404 || Instant::now() >= until {
+                return Ok(r);
+            }
+            tokio::time::sleep(backoff(attempt.min(4), None)).await;
+        }
     }
 
     fn app_name(&self, key: &ServiceKey) -> Result<String> {
@@ -341,7 +377,7 @@ impl FlyPlatform {
                 format!("/v1/apps/{app}/machines"),
                 body.clone(),
             );
-            let unknown = match self.client.call(&req).await {
+            let unknown = match self.call_in_app(&req).await {
                 Ok(r) if r.ok() => return r.json(&what),
                 // A machine of the same name still being destroyed, or secrets not yet at
                 // the version asked for: both pass.
@@ -546,6 +582,13 @@ impl FlyPlatform {
                 Ok(r) if r.status == 412 => {
                     Error::transient(format!("{what}: HTTP 412: {}", r.error_text()), None)
                 }
+                // Our lease expired and someone else holds it now: start the step over.
+                Ok(r) if r.status == 409 => {
+                    return Err(Error::transient(
+                        format!("{what}: the lease was lost: {}", r.error_text()),
+                        None,
+                    ));
+                }
                 Ok(r) => return Err(unexpected(&what, &r)),
                 Err(e) if e.is_transient() => e,
                 Err(e) => return Err(e),
@@ -658,7 +701,7 @@ impl FlyPlatform {
 
     async fn secret_names(&self, app: &str) -> Result<BTreeSet<String>> {
         let req = Request::get(Action::ListSecrets, app, format!("/v1/apps/{app}/secrets"));
-        let r = self.client.call(&req).await?;
+        let r = self.call_in_app(&req).await?;
         if !r.ok() {
             return Err(unexpected(&format!("listing the secrets of {app}"), &r));
         }
@@ -717,7 +760,7 @@ impl FlyPlatform {
                 body.clone(),
             )
             .log_body(log.clone());
-            match self.client.call(&req).await {
+            match self.call_in_app(&req).await {
                 Ok(r) if r.ok() => return Ok(r.value()["version"].as_u64()),
                 Ok(r) => return Err(unexpected(&what, &r)),
                 // Setting the same values again is harmless.
@@ -739,7 +782,7 @@ impl FlyPlatform {
                 app,
                 format!("/v1/apps/{app}/ip_assignments"),
             );
-            let r = self.client.call(&req).await?;
+            let r = self.call_in_app(&req).await?;
             if !r.ok() {
                 return Err(unexpected(&format!("listing the IPs of {app}"), &r));
             }
@@ -760,7 +803,7 @@ impl FlyPlatform {
                     format!("/v1/apps/{app}/ip_assignments"),
                     json!({"type": kind}),
                 );
-                match self.client.call(&req).await {
+                match self.call_in_app(&req).await {
                     Ok(r) if r.ok() => {}
                     // Already there (a retried assignment): the listing above decides.
                     Ok(r) if r.status == 409 || r.status == 422 => {
