@@ -226,3 +226,38 @@ fn updates_under_faults_and_lease_conflicts_end_like_fault_free_ones() {
         Ok(())
     });
 }
+
+#[test]
+fn stricter_limits_than_documented_are_honoured() {
+    // An implementation with smaller buckets than Fly documents: its 429s (with Retry-After)
+    // are waited out bucket by bucket, and without Retry-After a backoff applies.
+    let (expected, _) = reference();
+    for retry_after in [true, false] {
+        let tight = fly_emulator::BucketSpec {
+            rate: 1.0,
+            burst: 1.0,
+        };
+        let mut cfg = config().rate_limits(fly_emulator::RateLimits {
+            enabled: true,
+            per_action: tight,
+            get_machine: tight,
+            app_delete: tight,
+        });
+        cfg.retry_after = retry_after;
+        let emu = Emulator::start(cfg);
+        let ws = workspace();
+        let r = run(&ws, &emu, &["deploy", CLIENT, "--yes"]);
+        assert_eq!(r.code, 0, "{r:?}\n{}", emu.golden_lines().join("\n"));
+        assert!(
+            emu.counters().rate_limited > 0,
+            "the tighter buckets were hit"
+        );
+        assert_eq!(emu.rate_violations(), vec![]);
+        assert_eq!(normalized(&emu), expected);
+        no_op(&ws, &emu, "tight limits").unwrap();
+        let r = run(&ws, &emu, &["destroy", CLIENT, "--yes"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(app_names(&emu).is_empty());
+        assert_eq!(emu.rate_violations(), vec![]);
+    }
+}

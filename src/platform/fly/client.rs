@@ -19,7 +19,7 @@ use super::API_URL_ENV;
 use super::limits::Action;
 use crate::apply::backoff;
 use crate::error::{Error, Result};
-use crate::net::limiter::Limiter;
+use crate::net::limiter::{Limiter, Rate};
 use crate::net::{Http, retry_after};
 use crate::secrets::redact;
 
@@ -52,7 +52,7 @@ pub fn authorization(token: &str) -> String {
 /// One call of the Machines API.
 pub struct Request {
     pub action: Action,
-    /// The identifier Fly scopes the action's limit to: a machine id, else the app name.
+    /// The app the call is about (or the org, for org-wide calls): what its limit is keyed by.
     pub ident: String,
     pub method: Method,
     /// Under the base URL, starting with `/v1/`.
@@ -198,8 +198,9 @@ impl Client {
     pub async fn call(&self, req: &Request) -> Result<Reply> {
         let what = req.what();
         let bucket = req.action.bucket(&req.ident, &self.org);
+        let lane = req.action.lane(&req.ident, &self.org);
         let rate = req.action.rate();
-        let lock = self.bucket_lock(&bucket);
+        let lock = self.bucket_lock(&lane);
         let _in_flight = lock.lock().await;
         let read = req.action.is_read();
         let mut url = reqwest::Url::parse(&format!("{}{}", self.base, req.path))
@@ -213,6 +214,12 @@ impl Client {
         let (mut attempt, mut limited) = (0u32, 0u32);
         loop {
             self.limiter.acquire(&bucket, rate).await;
+            if lane != bucket {
+                // Only a 429's block applies to a lane.
+                self.limiter
+                    .acquire(&lane, Rate::per_second(1e6, 1e6))
+                    .await;
+            }
             attempt += 1;
             let mut b = self
                 .http
@@ -276,6 +283,7 @@ impl Client {
                                 .unwrap_or_else(|| Duration::from_millis(500u64 << limited.min(5)));
                             // Nobody sends to this bucket before the server's wait is over.
                             self.limiter.block(&bucket, wait);
+                            self.limiter.block(&lane, wait);
                             if limited < MAX_RATE_LIMITED {
                                 self.debug(
                                     2,

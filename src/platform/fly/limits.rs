@@ -74,13 +74,24 @@ impl Action {
         }
     }
 
-    /// The limiter bucket of this action on `identifier` (a machine id, an app name, or the
-    /// org for org-wide calls). App deletions share one bucket per org: the limit is stated for
-    /// deletions as such, not per app.
-    pub fn bucket(self, identifier: &str, org: &str) -> String {
+    /// The limiter bucket of this action for `app`. Fly scopes limits "per identifier (machine
+    /// ID or app ID)": scalewize runs one machine per app, so keying machine actions by app is
+    /// the same pace under either reading. App deletions share one bucket per org: the limit
+    /// is stated for deletions as such, not per app; listing apps is an org-wide call.
+    pub fn bucket(self, app: &str, org: &str) -> String {
         match self {
             Action::DeleteApp | Action::ListApps => format!("{}:org:{org}", self.name()),
-            _ => format!("{}:{identifier}", self.name()),
+            _ => format!("{}:{app}", self.name()),
+        }
+    }
+
+    /// Requests in one lane go one at a time, and a 429 holds the whole lane back: app creation
+    /// names an app that does not exist yet, so an implementation may well scope its limit to
+    /// the org; one create at a time (each is quick) never reaches such a bucket early.
+    pub fn lane(self, app: &str, org: &str) -> String {
+        match self {
+            Action::CreateApp => format!("{}:org:{org}", self.name()),
+            _ => self.bucket(app, org),
         }
     }
 }
@@ -102,8 +113,16 @@ mod tests {
             "delete_app:org:acme"
         );
         assert_eq!(
-            Action::UpdateMachine.bucket("148e", "acme"),
-            "update_machine:148e"
+            Action::UpdateMachine.bucket("sw-a-b", "acme"),
+            "update_machine:sw-a-b"
+        );
+        assert_eq!(
+            Action::CreateApp.bucket("sw-a-b", "acme"),
+            "create_app:sw-a-b"
+        );
+        assert_eq!(
+            Action::CreateApp.lane("sw-a-b", "acme"),
+            "create_app:org:acme"
         );
     }
 }

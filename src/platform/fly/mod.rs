@@ -326,7 +326,7 @@ impl FlyPlatform {
     async fn get_machine(&self, app: &str, id: &str) -> Result<Machine> {
         let req = Request::get(
             Action::GetMachine,
-            id,
+            app,
             format!("/v1/apps/{app}/machines/{id}"),
         );
         let r = self.client.call(&req).await?;
@@ -339,7 +339,7 @@ impl FlyPlatform {
     async fn delete_machine(&self, app: &str, id: &str) -> Result<()> {
         let req = Request::delete(
             Action::DeleteMachine,
-            id,
+            app,
             format!("/v1/apps/{app}/machines/{id}"),
         )
         .query("force", "true");
@@ -430,7 +430,7 @@ impl FlyPlatform {
             attempt += 1;
             let req = Request::post(
                 Action::AcquireLease,
-                id,
+                app,
                 format!("/v1/apps/{app}/machines/{id}/lease"),
                 body.clone(),
             );
@@ -461,7 +461,7 @@ impl FlyPlatform {
                     // We may hold it now: its nonce is ours to read.
                     let req = Request::get(
                         Action::GetLease,
-                        id,
+                        app,
                         format!("/v1/apps/{app}/machines/{id}/lease"),
                     );
                     if let Ok(r) = self.client.call(&req).await
@@ -487,7 +487,7 @@ impl FlyPlatform {
         for attempt in 1..=WRITE_TRIES {
             let req = Request::delete(
                 Action::ReleaseLease,
-                id,
+                app,
                 format!("/v1/apps/{app}/machines/{id}/lease"),
             )
             .nonce(Some(nonce));
@@ -567,7 +567,7 @@ impl FlyPlatform {
             let body = serde_json::to_value(&body).map_err(|e| Error::new(e.to_string()))?;
             let req = Request::post(
                 Action::UpdateMachine,
-                id,
+                app,
                 format!("/v1/apps/{app}/machines/{id}"),
                 body,
             )
@@ -630,7 +630,7 @@ impl FlyPlatform {
             let secs = ((left.as_secs_f64() / time_scale()).floor() as u64).clamp(1, 60);
             let mut req = Request::get(
                 Action::WaitMachine,
-                id,
+                app,
                 format!("/v1/apps/{app}/machines/{id}/wait"),
             )
             .query("state", "started")
