@@ -835,5 +835,24 @@ fn drift_and_stopped_machines_are_repaired() {
         "repaired in place"
     );
     assert_no_mutations(&emu, &ws, "client-b");
+
+    // Someone adds a machine of their own to one of our apps: destroy leaves that app alone.
+    let hr_app = "sw-client-b-custom-hr-mcp";
+    let (status, _) = api(
+        &emu,
+        "POST",
+        &format!("/v1/apps/{hr_app}/machines"),
+        Some(json!({"name": "sidecar", "region": "iad", "config": {"image": "busybox:1"}})),
+    );
+    assert_eq!(status, 200);
+    let r = run(&ws, &emu, &["destroy", "client-b", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.all()
+            .contains("not deleting the Fly app `sw-client-b-custom-hr-mcp`"),
+        "{r:?}"
+    );
+    assert_eq!(app_names(&emu), [hr_app.to_string()].into());
+    assert_eq!(emu.snapshot().app(hr_app).unwrap().machines.len(), 2);
     assert_api_names(&emu);
 }

@@ -1127,6 +1127,17 @@ impl Platform for FlyPlatform {
         let app = self.app_name(step.key)?;
         match step.op {
             Op::Delete => {
+                // Still only ours? (The plan may be older than what is live now.)
+                let Some(machines) = self.list_machines(&app, None).await? else {
+                    return Ok(Applied::default()); // already gone
+                };
+                if let Some(other) = machines.iter().find(|m| m.key().as_ref() != Some(step.key)) {
+                    return Err(Error::new(format!(
+                        "not deleting the Fly app `{app}`: it now also holds machine {}, which scalewize did not make for {}",
+                        other.id, step.key
+                    ))
+                    .hint("remove that machine, or delete the app yourself"));
+                }
                 (step.progress)(&format!("deleting app {app}"));
                 self.delete_app(&app).await?;
                 Ok(Applied::default())
