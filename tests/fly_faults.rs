@@ -261,3 +261,29 @@ fn stricter_limits_than_documented_are_honoured() {
         assert_eq!(emu.rate_violations(), vec![]);
     }
 }
+
+#[test]
+fn an_app_whose_collections_lag_behind_it_is_waited_for() {
+    // notes §9.1: machine (and secrets, IP) calls right after an app is created may 404 even
+    // once the app answers. The step waits them out itself, without failing or starting over.
+    let (expected, _) = reference();
+    let mut faults = Faults::none();
+    faults.app_create_lag = fly_emulator::Fault::always();
+    faults.app_lag_secs = (3.0, 6.0);
+    faults.app_lag_partial = true;
+    let emu = Emulator::start(config().faults(faults));
+    let ws = workspace();
+    let r = run(&ws, &emu, &["deploy", CLIENT, "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}\n{}", emu.golden_lines().join("\n"));
+    assert!(
+        emu.fault_counts().app_lag_404 >= 4,
+        "{:?}",
+        emu.fault_counts()
+    );
+    assert!(
+        !r.stderr.contains("attempt 2/"),
+        "a step started over: {r:?}"
+    );
+    assert_eq!(normalized(&emu), expected);
+    no_op(&ws, &emu, "partial lag").unwrap();
+}

@@ -314,6 +314,10 @@ pub struct Faults {
     pub app_create_lag: Fault,
     /// Virtual seconds, uniform in [min, max].
     pub app_lag_secs: (f64, f64),
+    /// During an app-create lag, the app itself already answers (`GET /v1/apps/{app}`, the app
+    /// list) while its machines, secrets and IPs still answer 404 (notes l.228-231: "machine
+    /// create right after app create can 404"). Off: the whole app answers 404.
+    pub app_lag_partial: bool,
     /// Another holder takes the lease just before a new lease acquire → 409 (notes l.96, l.234).
     pub lease_conflict: Fault,
     /// How long the other holder keeps it, in virtual seconds.
@@ -338,6 +342,7 @@ impl Faults {
             timeout_but_created: Fault::OFF,
             app_create_lag: Fault::OFF,
             app_lag_secs: (1.0, 5.0),
+            app_lag_partial: false,
             lease_conflict: Fault::OFF,
             lease_conflict_secs: 3.0,
             too_many_requests: Fault::OFF,

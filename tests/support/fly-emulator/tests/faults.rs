@@ -336,6 +336,31 @@ fn app_create_lag() {
 }
 
 #[test]
+fn partial_app_create_lag_shows_the_app_but_not_its_collections() {
+    let mut f = Faults::none();
+    f.app_create_lag = Fault::always();
+    f.app_lag_secs = (2.0, 2.0);
+    f.app_lag_partial = true;
+    let emu = emu_with(f, 1.0);
+    let c = Client::new(&emu);
+    create_app(&c, "half");
+    assert_eq!(c.get("/v1/apps/half").status, 200);
+    assert_eq!(c.get("/v1/apps?org_slug=personal").json()["total_apps"], 1);
+    for path in [
+        "/v1/apps/half/machines",
+        "/v1/apps/half/secrets",
+        "/v1/apps/half/ip_assignments",
+    ] {
+        let r = c.get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.body, "");
+    }
+    emu.advance(2.1);
+    assert_eq!(c.get("/v1/apps/half/machines").status, 200);
+    assert_eq!(emu.fault_counts().app_lag_404, 3);
+}
+
+#[test]
 fn lease_conflict() {
     let mut f = Faults::none();
     f.lease_conflict = Fault::always();
