@@ -154,14 +154,15 @@ impl Action {
     }
 }
 
-/// Owned services that no desired spec describes (on their platform).
+/// Owned services that no client config describes at all. A service described but running on
+/// another platform (a `--platform` run) is not an orphan.
 pub fn orphans(
     desired: &BTreeMap<ServiceKey, ServiceSpec>,
     observed: Vec<Observed>,
 ) -> Vec<Observed> {
     observed
         .into_iter()
-        .filter(|o| desired.get(&o.key).is_none_or(|s| s.platform != o.platform))
+        .filter(|o| !desired.contains_key(&o.key))
         .collect()
 }
 
