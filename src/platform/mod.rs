@@ -2,6 +2,7 @@
 //! per platform (each in its own folder). The planner and the executor know nothing else.
 
 pub mod local;
+pub mod railway;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -174,11 +175,11 @@ impl Platforms {
         names: &BTreeSet<PlatformName>,
         conn: &Connection,
     ) -> Result<Platforms> {
-        let _ = conn;
         let mut map: BTreeMap<PlatformName, Arc<dyn Platform>> = BTreeMap::new();
         for name in names {
             let p: Arc<dyn Platform> = match name {
                 PlatformName::Local => Arc::new(local::LocalPlatform::new(ws)?),
+                PlatformName::Railway => Arc::new(railway::RailwayPlatform::new(ws, conn)?),
                 other => {
                     return Err(Error::new(format!(
                         "the {other} platform is not available in this version"
