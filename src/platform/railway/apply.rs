@@ -692,11 +692,17 @@ impl RailwayPlatform {
         };
         self.clear_pending(&pending_key);
         let x = &data["serviceDomainCreate"];
-        Ok(Domain {
+        let domain = Domain {
             id: x["id"].as_str().unwrap_or_default().to_string(),
             domain: x["domain"].as_str().unwrap_or_default().to_string(),
             target_port: x["targetPort"].as_i64(),
-        })
+        };
+        self.cache
+            .lock()
+            .expect("cache")
+            .made_domains
+            .insert(live.service_id.clone(), domain.clone());
+        Ok(domain)
     }
 
     /// Keep the oldest domain (clients use it), delete the others (only ever after faults).
@@ -705,7 +711,17 @@ impl RailwayPlatform {
         for x in extra {
             Self::note(step, &format!("deleting the duplicate domain {}", x.domain));
             match self.mutate(&ops::DOMAIN_DELETE, json!({"id": x.id})).await {
-                Ok(_) | Err(ApiError::NotFound(_)) => live.domains.retain(|y| y.id != x.id),
+                Ok(_) | Err(ApiError::NotFound(_)) => {
+                    live.domains.retain(|y| y.id != x.id);
+                    let mut cache = self.cache.lock().expect("cache");
+                    if cache
+                        .made_domains
+                        .get(&live.service_id)
+                        .is_some_and(|d| d.id == x.id)
+                    {
+                        cache.made_domains.remove(&live.service_id);
+                    }
+                }
                 Err(e) => Self::note(step, &format!("could not delete it: {}", e.message())),
             }
         }

@@ -76,6 +76,8 @@ pub struct Api {
     endpoint: String,
     token: Secret,
     limiter: Limiter,
+    /// No request before this instant: the server said `Retry-After` to this token.
+    gate: std::sync::Mutex<Option<Instant>>,
     /// Limiter keys (one per window) and their rates: one set of buckets per token.
     buckets: Vec<(String, Rate)>,
     pub stats: Stats,
@@ -97,6 +99,7 @@ impl Api {
             endpoint,
             token,
             limiter: Limiter::default(),
+            gate: std::sync::Mutex::new(None),
             buckets: buckets
                 .into_iter()
                 .map(|(w, r)| (format!("railway:{tag}:{w}"), r))
@@ -114,16 +117,32 @@ impl Api {
         self.http.debug(level, line);
     }
 
+    /// Wait for the token's `Retry-After` to pass and for a token of every bucket.
     async fn pace(&self) {
-        for (key, rate) in &self.buckets {
-            self.limiter.acquire(key, *rate).await;
+        loop {
+            let closed = |g: &std::sync::Mutex<Option<Instant>>| {
+                let until = *g.lock().expect("gate");
+                until.and_then(|t| t.checked_duration_since(Instant::now()))
+            };
+            if let Some(wait) = closed(&self.gate) {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            for (key, rate) in &self.buckets {
+                self.limiter.acquire(key, *rate).await;
+            }
+            // A 429 heard while waiting for the buckets closes the gate again.
+            if closed(&self.gate).is_none() {
+                return;
+            }
         }
     }
 
+    /// The server said to wait `wait` (unscaled): nobody using this token sends before then.
     fn block(&self, wait: Duration) {
-        for (key, _) in &self.buckets {
-            self.limiter.block(key, wait);
-        }
+        let until = Instant::now() + crate::apply::scaled(wait);
+        let mut g = self.gate.lock().expect("gate");
+        *g = Some(g.map_or(until, |t| t.max(until)));
     }
 
     /// Run `op` with `vars` (nulls are dropped: "omitted" means "unchanged", notes pitfall 10);

@@ -67,6 +67,8 @@ struct Cache {
     /// Projects and services this run created (a lagging list must not make us forget them).
     made_projects: HashSet<String>,
     made_services: HashSet<ServiceKey>,
+    /// Domains this run created, by service id.
+    made_domains: HashMap<String, model::Domain>,
     /// Creates whose outcome is unknown, by `project:<owner>` / `domain:<service id>`.
     pending: HashMap<String, Instant>,
 }

@@ -439,6 +439,13 @@ impl RailwayPlatform {
                 }
                 for l in lives {
                     let Some(r) = &l.vars.record else { continue };
+                    // A domain this run created that the (lagging) list does not show yet.
+                    let mut l = l.clone();
+                    if let Some(d) = cache.made_domains.get(&l.service_id)
+                        && !l.domains.iter().any(|x| x.id == d.id)
+                    {
+                        l.domains.insert(0, d.clone());
+                    }
                     if &r.owner != owner {
                         continue;
                     }
@@ -450,7 +457,7 @@ impl RailwayPlatform {
                     {
                         continue;
                     }
-                    cache.services.insert(key.clone(), l.clone());
+                    cache.services.insert(key.clone(), l);
                 }
             }
         }
