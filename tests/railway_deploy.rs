@@ -537,3 +537,124 @@ fn status_destroy_shared_and_orphans_touch_only_what_is_ours() {
         "only what scalewize owns was removed"
     );
 }
+
+fn commit_all(dir: &std::path::Path, msg: &str) -> String {
+    let repo = git2::Repository::open(dir)
+        .or_else(|_| git2::Repository::init(dir))
+        .unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("test", "test@example.test").unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, msg, &tree, &parents)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_repo_source_deploys_the_last_commit_that_touched_its_folder() {
+    let emu = rw::start(6, Faults::none());
+    let ws = rw::workspace();
+    let manifest = "custom-mcp-servers/clients/client-a/custom-crm-mcp/scalewize.json";
+    edit_json(&ws, manifest, |m| {
+        m.as_object_mut().unwrap().remove("image");
+        m["railway"] = json!({"repo": "scalewize-example/servers", "branch": "main"});
+    });
+    let first = commit_all(ws.path(), "the workspace");
+    std::fs::write(ws.path().join("README.md"), "elsewhere\n").unwrap();
+    commit_all(ws.path(), "a commit that does not touch the server");
+
+    rw::deploy(&ws, &emu, &["client-a"]);
+    let by_subject = rw::mutation_fields(&emu, &emu.requests());
+    assert_eq!(
+        by_subject["<service sw-client-a/custom-crm-mcp>"],
+        [
+            "serviceCreate",
+            "serviceInstanceUpdate",
+            "serviceInstanceLimitsUpdate",
+            "variableCollectionUpsert",
+            "serviceDomainCreate",
+            "serviceConnect",
+            "serviceInstanceDeployV2"
+        ]
+    );
+    let log = emu.requests();
+    let connect = log
+        .iter()
+        .find(|r| r.root_fields == ["serviceConnect"] && r.variables["input"]["repo"].is_string())
+        .unwrap();
+    assert_eq!(
+        connect.variables["input"],
+        json!({"repo": "scalewize-example/servers", "branch": "main"})
+    );
+    let deploy = log
+        .iter()
+        .find(|r| r.root_fields == ["serviceInstanceDeployV2"])
+        .unwrap();
+    assert_eq!(deploy.variables["commitSha"], json!(first));
+    let settings = log
+        .iter()
+        .find(|r| {
+            r.root_fields == ["serviceInstanceUpdate"]
+                && r.variables["input"]["rootDirectory"].is_string()
+        })
+        .unwrap();
+    assert_eq!(
+        settings.variables["input"]["rootDirectory"],
+        "custom-mcp-servers/clients/client-a/custom-crm-mcp"
+    );
+    assert_eq!(
+        settings.variables["input"]["watchPatterns"],
+        json!(["custom-mcp-servers/clients/client-a/custom-crm-mcp/**"])
+    );
+
+    // Nothing changed: nothing sent.
+    let before = emu.requests().len();
+    let r = rw::deploy(&ws, &emu, &["client-a"]);
+    assert!(r.stdout.contains("No changes"), "{r:?}");
+    assert!(rw::mutations(&rw::since(&emu, before)).is_empty());
+
+    // A commit touching the folder: its variables (which record the commit) and that commit.
+    std::fs::write(
+        ws.path()
+            .join("custom-mcp-servers/clients/client-a/custom-crm-mcp/NOTES.md"),
+        "changed\n",
+    )
+    .unwrap();
+    let second = commit_all(ws.path(), "touch the server");
+    let diff = rw::run(
+        &ws,
+        &emu,
+        &["diff", "client-a", "--platform", "railway"],
+        &[],
+    );
+    assert!(
+        diff.stdout
+            .contains(&format!("~ commit: \"{first}\" → \"{second}\"")),
+        "{diff:?}"
+    );
+    let before = emu.requests().len();
+    rw::deploy(&ws, &emu, &["client-a"]);
+    let log = rw::since(&emu, before);
+    assert_eq!(
+        rw::mutation_fields(&emu, &log),
+        [(
+            "<service sw-client-a/custom-crm-mcp>".to_string(),
+            vec![
+                "variableCollectionUpsert".to_string(),
+                "serviceInstanceDeployV2".to_string()
+            ]
+        )]
+        .into()
+    );
+    let deploy = log
+        .iter()
+        .find(|r| r.root_fields == ["serviceInstanceDeployV2"])
+        .unwrap();
+    assert_eq!(deploy.variables["commitSha"], json!(second));
+}

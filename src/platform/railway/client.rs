@@ -561,4 +561,131 @@ mod tests {
         ));
         assert!(matches!(e("nope", None), ApiError::Failed(_)));
     }
+
+    /// Documents Railway's schema rejects come back as HTTP 400: through this client each is
+    /// a clear error with its `extensions.code`, never retried, never showing a variable value.
+    /// (The emulator's own suite checks 30 more: tests/support/railway-emulator/tests/validation.rs.)
+    #[test]
+    fn ten_known_bad_documents_are_clear_non_transient_errors() {
+        use railway_emulator::{Config, DEFAULT_WORKSPACE_TOKEN, Emulator};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let emu = Emulator::start(Config::default().with_time_scale(0.001));
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let http = Http::new(std::sync::Arc::new(move |_, l: &str| {
+            sink.lock().unwrap().push(l.to_string())
+        }))
+        .unwrap();
+        let api = Api::new(
+            http,
+            emu.url(),
+            Secret::new(DEFAULT_WORKSPACE_TOKEN),
+            Vec::new(),
+        );
+        let q = |doc: &'static str| Op {
+            name: "ScalewizeBad",
+            document: doc.into(),
+            kind: Kind::Query,
+            secret_request: false,
+            secret_response: false,
+        };
+        let upsert = Op {
+            name: "ScalewizeBad",
+            ..super::super::ops::VARIABLES_UPSERT
+        };
+        let cases: Vec<(Op, Value, &str)> = vec![
+            (
+                q("query ScalewizeBad { project(id: \"x\") { id "),
+                json!({}),
+                "GRAPHQL_PARSE_FAILED",
+            ),
+            (
+                q("query ScalewizeBad { project(id: \"x\") { id owner } }"),
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                q(
+                    "query ScalewizeBad { variables(projectId: \"p\", environmentId: \"e\") { name } }",
+                ),
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                q("query ScalewizeBad { project(id: 42) { id } }"),
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                q("query ScalewizeBad { project { id } }"),
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                q(
+                    "query ScalewizeBad { deployments(input: {status: {successfulOnly: true}}) { edges { node { id } } } }",
+                ),
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                q("query ScalewizeBad { project(id: $id) { id } }"),
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                q("query ScalewizeBad($id: String!) { project(id: $id) { id } }"),
+                json!({}),
+                "BAD_USER_INPUT",
+            ),
+            (
+                Op {
+                    kind: Kind::Mutation,
+                    ..q(
+                        "mutation ScalewizeBad($input: ServiceInstanceUpdateInput!) { serviceInstanceUpdate(serviceId: \"s\", input: $input) }",
+                    )
+                },
+                json!({"input": {"restartPolicyType": "SOMETIMES"}}),
+                "BAD_USER_INPUT",
+            ),
+            (
+                upsert,
+                json!({"input": {"projectId": "p", "environmentId": "e", "variables": {"A": 1, "B": "hush-do-not-print-me"}}}),
+                "BAD_USER_INPUT",
+            ),
+        ];
+        assert_eq!(cases.len(), 10);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let before = emu.request_count();
+        for (op, vars, code) in cases {
+            let doc = op.document.clone();
+            let err = rt.block_on(api.run(&op, vars)).unwrap_err();
+            match &err {
+                ApiError::Invalid { code: got, message } => {
+                    assert_eq!(got, code, "{doc}: {message}");
+                    assert!(!message.contains("hush-do-not-print-me"), "{message}");
+                }
+                other => panic!("{doc}: {other:?}"),
+            }
+            let e = super::super::error_for(err, None);
+            assert!(!e.is_transient(), "{doc}");
+            assert!(e.message.contains(code), "{}", e.message);
+            assert!(
+                e.hint
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("bug in scalewize")
+            );
+        }
+        assert_eq!(emu.request_count() - before, 10, "none was retried");
+        let logged = lines.lock().unwrap().join("\n");
+        assert!(!logged.contains("hush-do-not-print-me"), "{logged}");
+        assert!(!logged.contains(DEFAULT_WORKSPACE_TOKEN), "{logged}");
+        for r in emu.requests() {
+            assert_eq!(r.status, Some(400), "{}", r.document);
+        }
+    }
 }

@@ -106,6 +106,26 @@ pub fn token_from_env() -> Result<Secret> {
     }
 }
 
+/// A crate error for an API error: auth says which token and workspace to use; a document
+/// Railway rejects is our bug (never retried); an unknown outcome is transient (the executor
+/// observes before trying again).
+pub fn error_for(e: ApiError, workspace: Option<&str>) -> Error {
+    match e {
+        ApiError::Auth(m) => Error::new(format!("{m}: Railway refused the token in {TOKEN_ENV}"))
+            .hint(match workspace {
+                Some(w) => format!("use an account or workspace token with access to workspace {w} (RAILWAY_WORKSPACE_ID); a project token cannot manage projects"),
+                None => "use an account or workspace token of the workspace that holds the client projects, and set RAILWAY_WORKSPACE_ID to it; a project token cannot manage projects".to_string(),
+            }),
+        ApiError::Invalid { code, message } => Error::new(format!(
+            "{message} [{code}]: Railway rejected the request as not matching its schema"
+        ))
+        .hint("this is a bug in scalewize (or Railway changed its API): please report it with the output of -vvv"),
+        ApiError::Unknown(m) => Error::transient(m, None),
+        ApiError::Transient(m, wait) => Error::transient(m, wait),
+        ApiError::NotFound(m) | ApiError::AlreadyExists(m) | ApiError::Failed(m) => Error::new(m),
+    }
+}
+
 impl RailwayPlatform {
     pub fn new(ws: &Workspace, conn: &Connection) -> Result<Self> {
         let token = token_from_env()?;
@@ -210,22 +230,7 @@ impl RailwayPlatform {
 
     /// A crate error for an API error, with what to do about it.
     fn error(&self, e: ApiError) -> Error {
-        match e {
-            ApiError::Auth(m) => Error::new(format!("{m}: Railway refused the token in {TOKEN_ENV}"))
-                .hint(match &self.configured_workspace {
-                    Some(w) => format!("use an account or workspace token with access to workspace {w} (RAILWAY_WORKSPACE_ID); a project token cannot manage projects"),
-                    None => "use an account or workspace token of the workspace that holds the client projects, and set RAILWAY_WORKSPACE_ID to it; a project token cannot manage projects".to_string(),
-                }),
-            ApiError::Invalid { code, message } => Error::new(format!(
-                "{message} [{code}]: Railway rejected the request as not matching its schema"
-            ))
-            .hint("this is a bug in scalewize (or Railway changed its API): please report it with the output of -vvv"),
-            ApiError::Unknown(m) => Error::transient(m, None),
-            ApiError::Transient(m, wait) => Error::transient(m, wait),
-            ApiError::NotFound(m) | ApiError::AlreadyExists(m) | ApiError::Failed(m) => {
-                Error::new(m)
-            }
-        }
+        error_for(e, self.configured_workspace.as_deref())
     }
 
     /// The deployed commit of a repo source (cached per folder).

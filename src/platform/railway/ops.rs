@@ -35,6 +35,11 @@ const fn op(name: &'static str, document: &'static str, kind: Kind) -> Op {
     }
 }
 
+const fn unlogged_response(mut o: Op) -> Op {
+    o.secret_response = true;
+    o
+}
+
 pub const ME: Op = op(
     "ScalewizeMe",
     "query ScalewizeMe { me { workspaces { id name } } }",
@@ -214,11 +219,13 @@ pub const DEPLOY: Op = op(
     Kind::Mutation,
 );
 
-pub const DEPLOYMENT: Op = op(
+/// `meta` is free-form JSON (it may describe the environment a deployment ran with): the
+/// response is not logged.
+pub const DEPLOYMENT: Op = unlogged_response(op(
     "ScalewizeDeployment",
     "query ScalewizeDeployment($id: String!) { deployment(id: $id) { id status meta } }",
     Kind::Query,
-);
+));
 
 pub const LATEST_DEPLOYMENT: Op = op(
     "ScalewizeLatestDeployment",
