@@ -87,9 +87,9 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
         rt.block_on(observe_all(&platforms, None))?
             .into_iter()
             .filter(|o| {
-                !everything
+                everything
                     .get(&o.key)
-                    .is_some_and(|s| s.platform == o.platform)
+                    .is_none_or(|s| s.platform != o.platform)
             })
             .collect()
     };

@@ -54,11 +54,11 @@ pub fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<Outcome> {
     let platform = args.platform.get().unwrap_or(platform);
     let source = super::session::secrets(ctx, &ws)?;
     // Load this service's secrets so that the redactor below knows (and masks) their values.
-    if let Ok(rendered) = crate::render::Renderer::new(&ws).render(&client) {
-        if let Ok(specs) = crate::plan::desired::desired(&ws, &[(&client, &rendered)], None) {
-            for (_, r) in specs.get(&key).into_iter().flat_map(|s| s.secrets()) {
-                let _ = source.value(r);
-            }
+    if let Ok(rendered) = crate::render::Renderer::new(&ws).render(&client)
+        && let Ok(specs) = crate::plan::desired::desired(&ws, &[(&client, &rendered)], None)
+    {
+        for (_, r) in specs.get(&key).into_iter().flat_map(|s| s.secrets()) {
+            let _ = source.value(r);
         }
     }
     let conn = super::session::connection(ctx, &source);

@@ -149,9 +149,9 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
             .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         let all_live = rt.block_on(observe_all(&platforms, None))?;
         for o in all_live {
-            if !everything
+            if everything
                 .get(&o.key)
-                .is_some_and(|s| s.platform == o.platform)
+                .is_none_or(|s| s.platform != o.platform)
             {
                 orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
             }

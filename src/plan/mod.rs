@@ -307,6 +307,18 @@ pub fn observed_digest(observed: &[Observed]) -> String {
     digest(&view)
 }
 
+/// Where the engine gets secret values and their fingerprints (the encrypted store, or a test double).
+pub trait SecretSource: Send + Sync {
+    /// The value; an error names the secret and how to set it, never a value.
+    fn value(&self, r: &SecretRef) -> crate::error::Result<crate::secrets::Secret>;
+    /// The fingerprint of the current value (`hmac-sha256:…`).
+    fn fingerprint(&self, r: &SecretRef) -> crate::error::Result<String>;
+    /// `text` with every secret value this source has handed out masked.
+    fn redact(&self, text: &str) -> String {
+        text.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,17 +428,5 @@ mod tests {
         let plan = compute(vec!["a".into()], None, &desired, &live, &BTreeSet::new());
         assert!(plan.is_empty());
         assert_eq!(plan.unchanged.len(), 3);
-    }
-}
-
-/// Where the engine gets secret values and their fingerprints (the encrypted store, or a test double).
-pub trait SecretSource: Send + Sync {
-    /// The value; an error names the secret and how to set it, never a value.
-    fn value(&self, r: &SecretRef) -> crate::error::Result<crate::secrets::Secret>;
-    /// The fingerprint of the current value (`hmac-sha256:…`).
-    fn fingerprint(&self, r: &SecretRef) -> crate::error::Result<String>;
-    /// `text` with every secret value this source has handed out masked.
-    fn redact(&self, text: &str) -> String {
-        text.to_string()
     }
 }

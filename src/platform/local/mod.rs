@@ -231,18 +231,18 @@ impl LocalPlatform {
             if self.healthy(&health).await {
                 return Ok(Applied { url: Some(url) });
             }
-            if let Some(run) = self.supervisor(&record_path) {
-                if run.status == RunStatus::Crashloop {
-                    return Err(Error::new(format!(
-                        "{key} crashed {} times within a minute (last: {}); it is marked crashloop",
-                        run.recent_restarts + 1,
-                        run.last_exit.unwrap_or_default()
-                    ))
-                    .hint(format!(
-                        "see `scalewize logs {} {}`",
-                        key.owner, key.service
-                    )));
-                }
+            if let Some(run) = self.supervisor(&record_path)
+                && run.status == RunStatus::Crashloop
+            {
+                return Err(Error::new(format!(
+                    "{key} crashed {} times within a minute (last: {}); it is marked crashloop",
+                    run.recent_restarts + 1,
+                    run.last_exit.unwrap_or_default()
+                ))
+                .hint(format!(
+                    "see `scalewize logs {} {}`",
+                    key.owner, key.service
+                )));
             }
             if Instant::now() > step.deadline {
                 return Err(Error::new(format!(
@@ -269,13 +269,13 @@ impl Platform for LocalPlatform {
         for k in ["image", "repo", "region", "size"] {
             base.remove(k);
         }
-        if let Some(local) = &spec.local {
-            if let Some(bin) = &local.run.cargo_bin {
-                base.insert(
-                    "binary".into(),
-                    format!("{bin} ({})", self.bins.version(bin)),
-                );
-            }
+        if let Some(local) = &spec.local
+            && let Some(bin) = &local.run.cargo_bin
+        {
+            base.insert(
+                "binary".into(),
+                format!("{bin} ({})", self.bins.version(bin)),
+            );
         }
         for (k, v) in base.iter_mut() {
             if v == crate::plan::OWN_URL && k.starts_with("env.") {
