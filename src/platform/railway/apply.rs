@@ -24,8 +24,9 @@ use crate::error::{Error, Result};
 use crate::plan::service::{ServiceKey, ServiceKind};
 use crate::platform::{Applied, Op, Step};
 
-/// Poll intervals for a deployment (unscaled), the last one repeating.
-const POLL: [u64; 5] = [1, 2, 3, 5, 5];
+/// Poll intervals for a deployment (unscaled seconds), the last one repeating: polls count
+/// against the hourly request budget, and deployments take minutes.
+const POLL: [u64; 5] = [2, 3, 5, 8, 10];
 
 impl RailwayPlatform {
     pub(super) async fn apply_step(&self, step: Step<'_>) -> Result<Applied> {

@@ -80,9 +80,10 @@ pub fn buckets(limits: Limits) -> Vec<(&'static str, Rate)> {
     }
     if let Some(s) = limits.per_second {
         let s = f64::from(s);
-        let burst = (s * 0.1).floor().max(1.0);
-        // At most `burst + rate` ≤ 90% of the limit in any second (and never less than one a second).
-        let rate = (s * 0.9 - burst).max(s * 0.5).max(0.5);
+        // Half of the allowance as a burst (short runs: a diff, one client), the rest as a
+        // steady rate: at most `burst + rate` ≤ 90% of the limit in any second.
+        let burst = (s * 0.45).floor().max(1.0);
+        let rate = (s * 0.9 - burst).max(0.5);
         out.push(("second", Rate::per_second(rate, burst)));
     }
     out

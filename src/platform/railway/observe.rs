@@ -1,8 +1,10 @@
 //! The read side (notes §5): one projects listing (ours by name prefix and marker), then the
-//! service instances of up to [`PROJECTS_PER_REQUEST`] projects' environments per request
-//! (settings, domains, latest deployment), then the unrendered variables of up to
-//! [`SERVICES_PER_REQUEST`] services per request, all by aliases. Services this run created
-//! that a lagging list does not show yet are read by id.
+//! service instances of several projects' environments per request (settings, domains, latest
+//! deployment), each followed at once by the unrendered variables of those services in one
+//! request, all by aliases: at most [`MAX_PROJECTS_PER_REQUEST`] projects and
+//! [`MAX_SERVICES_PER_REQUEST`] services per request (fewer requests; the chunks run
+//! concurrently, so the latency is that of three requests up to 160 projects). Services this
+//! run created that a lagging list does not show yet are read by id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,8 +18,8 @@ use crate::plan::service::ServiceKey;
 use crate::platform::Observed;
 use crate::workspace::PlatformName;
 
-pub const PROJECTS_PER_REQUEST: usize = 10;
-pub const SERVICES_PER_REQUEST: usize = 40;
+pub const MAX_PROJECTS_PER_REQUEST: usize = 20;
+pub const MAX_SERVICES_PER_REQUEST: usize = 100;
 /// Requests observe runs at once (the rate limiter paces them further).
 const READ_CONCURRENCY: usize = 8;
 
@@ -178,18 +180,28 @@ impl RailwayPlatform {
         Ok(out)
     }
 
-    /// The instances of each project's environment, many projects per request.
-    pub(super) async fn read_instances(&self, projects: &[ProjectRef]) -> Result<Found> {
+    /// The instances of each project's environment with their variables: many projects per
+    /// request, and each chunk's variables read as soon as its instances are known.
+    pub(super) async fn read_projects(&self, projects: &[ProjectRef]) -> Result<Found> {
         let chunks: Vec<Vec<ProjectRef>> = projects
-            .chunks(PROJECTS_PER_REQUEST)
+            .chunks(MAX_PROJECTS_PER_REQUEST)
             .map(<[ProjectRef]>::to_vec)
             .collect();
         let sem = tokio::sync::Semaphore::new(READ_CONCURRENCY);
         let results = futures_join(chunks.iter().map(|chunk| {
             let sem = &sem;
             async move {
-                let _permit = sem.acquire().await;
-                self.instances_of(chunk).await
+                let mut found = {
+                    let _permit = sem.acquire().await;
+                    self.instances_of(chunk).await?
+                };
+                let mut lives: Vec<&mut Live> =
+                    found.iter_mut().flat_map(|(_, l)| l.iter_mut()).collect();
+                // As few requests as the cap allows, evenly filled.
+                let pieces = lives.len().div_ceil(MAX_SERVICES_PER_REQUEST).max(1);
+                let per_request = lives.len().div_ceil(pieces);
+                self.read_variables(&mut lives, sem, per_request).await?;
+                Ok::<_, Error>(found)
             }
         }))
         .await;
@@ -257,11 +269,15 @@ impl RailwayPlatform {
         Ok(out)
     }
 
-    /// Fill in the variables of `lives`, many services per request.
-    pub(super) async fn read_variables(&self, lives: &mut [&mut Live]) -> Result<()> {
-        let sem = tokio::sync::Semaphore::new(READ_CONCURRENCY);
+    /// Fill in the variables of `lives`, up to `per_request` services per request.
+    pub(super) async fn read_variables(
+        &self,
+        lives: &mut [&mut Live],
+        sem: &tokio::sync::Semaphore,
+        per_request: usize,
+    ) -> Result<()> {
         let chunks: Vec<Vec<(String, String, String)>> = lives
-            .chunks(SERVICES_PER_REQUEST)
+            .chunks(per_request.max(1))
             .map(|c| {
                 c.iter()
                     .map(|l| {
@@ -274,12 +290,9 @@ impl RailwayPlatform {
                     .collect()
             })
             .collect();
-        let results = futures_join(chunks.iter().map(|chunk| {
-            let sem = &sem;
-            async move {
-                let _permit = sem.acquire().await;
-                self.variables_of(chunk).await
-            }
+        let results = futures_join(chunks.iter().map(|chunk| async move {
+            let _permit = sem.acquire().await;
+            self.variables_of(chunk).await
         }))
         .await;
         let mut all: Vec<Option<LiveVars>> = Vec::new();
@@ -344,7 +357,8 @@ impl RailwayPlatform {
         };
         let mut live = parse_instance(&data["serviceInstance"], project);
         let mut one = [&mut live];
-        self.read_variables(&mut one).await?;
+        self.read_variables(&mut one, &tokio::sync::Semaphore::new(1), 1)
+            .await?;
         Ok(Some(live))
     }
 
@@ -368,7 +382,7 @@ impl RailwayPlatform {
             }
         }
         let all: Vec<ProjectRef> = ours.values().flatten().cloned().collect();
-        let mut found = self.read_instances(&all).await?.instances;
+        let mut found = self.read_projects(&all).await?.instances;
 
         // Services this run created that the instance lists do not show yet: read by id.
         let missing: Vec<(usize, String)> = {
@@ -389,14 +403,6 @@ impl RailwayPlatform {
             if let Some(l) = self.read_one(&project, &sid).await? {
                 found[at].1.push(l);
             }
-        }
-        {
-            let mut refs: Vec<&mut Live> = found
-                .iter_mut()
-                .flat_map(|(_, l)| l.iter_mut())
-                .filter(|l| l.vars == LiveVars::default())
-                .collect();
-            self.read_variables(&mut refs).await?;
         }
 
         // Per owner: the canonical project (most services of ours, then oldest) and duplicates.
