@@ -658,3 +658,107 @@ fn a_repo_source_deploys_the_last_commit_that_touched_its_folder() {
         .unwrap();
     assert_eq!(deploy.variables["commitSha"], json!(second));
 }
+
+#[test]
+fn the_workspace_comes_from_the_token_when_not_configured() {
+    use railway_emulator::{Config, Emulator, Plan, TokenConfig};
+    const OTHER: &str = "0d6f3c1e-5b7a-4e2f-9c8d-1a2b3c4d5e6f";
+    let emu = Emulator::start(
+        Config::default()
+            .with_time_scale(rw::TIME_SCALE)
+            .with_workspace(OTHER, "Another", Plan::Pro)
+            .with_token(TokenConfig::account(
+                "one-workspace-account",
+                &[railway_emulator::DEFAULT_WORKSPACE_ID],
+                Plan::Pro,
+            ))
+            .with_token(TokenConfig::account(
+                "two-workspaces-account",
+                &[railway_emulator::DEFAULT_WORKSPACE_ID, OTHER],
+                Plan::Pro,
+            )),
+    );
+    let ws = rw::workspace();
+    let unset = ("RAILWAY_WORKSPACE_ID", "");
+
+    // An account token that sees several workspaces: which one must be said.
+    let r = rw::run(
+        &ws,
+        &emu,
+        &["diff", "client-a", "--platform", "railway"],
+        &[("RAILWAY_API_TOKEN", "two-workspaces-account"), unset],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("2 workspaces")
+            && r.stderr.contains(OTHER)
+            && r.stderr.contains(railway_emulator::DEFAULT_WORKSPACE_ID)
+            && r.stderr.contains("RAILWAY_WORKSPACE_ID"),
+        "{r:?}"
+    );
+    assert!(rw::mutations(&emu.requests()).is_empty());
+
+    // One workspace: it is used.
+    let before = emu.requests().len();
+    let r = rw::run(
+        &ws,
+        &emu,
+        &["deploy", "client-b", "--platform", "railway", "--yes"],
+        &[("RAILWAY_API_TOKEN", "one-workspace-account"), unset],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let log = rw::since(&emu, before);
+    assert_eq!(log[0].root_fields, ["me"]);
+    let create = log
+        .iter()
+        .find(|r| r.root_fields == ["projectCreate"])
+        .unwrap();
+    assert_eq!(
+        create.variables["input"]["workspaceId"],
+        railway_emulator::DEFAULT_WORKSPACE_ID
+    );
+
+    // A workspace token may not ask `me`: it works in its own workspace.
+    let r = rw::run(
+        &ws,
+        &emu,
+        &["deploy", "client-b", "--platform", "railway", "--yes"],
+        &[unset],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("No changes"), "{r:?}");
+}
+
+#[test]
+fn destroy_converges_through_lost_responses() {
+    use railway_emulator::ForcedFault;
+    let emu = rw::start(7, Faults::none());
+    let ws = rw::workspace();
+    rw::deploy(&ws, &emu, &["client-c"]);
+    // Every delete loses its response, half of them applied and half not (a 503).
+    let from = emu.request_count() + 1;
+    let mut faults = Faults::none();
+    for seq in from..from + 60 {
+        let fault = if seq % 2 == 0 {
+            ForcedFault::ApplyThenDrop
+        } else {
+            ForcedFault::Status(503)
+        };
+        faults = faults.with_forced(seq, fault);
+    }
+    emu.set_faults(faults);
+    let r = rw::run(
+        &ws,
+        &emu,
+        &["destroy", "client-c", "--platform", "railway", "--yes"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let c = emu.fault_counters();
+    assert!(c.lost_response() >= 2 && c.http_5xx >= 2, "{c:?}");
+    assert!(
+        rw::layout(&emu).is_empty(),
+        "services and the emptied project are gone: {:?}",
+        rw::layout(&emu)
+    );
+}

@@ -750,16 +750,13 @@ impl RailwayPlatform {
             (None, None) => return Ok(Applied::default()),
         };
         Self::note(step, "deleting the service");
-        match self
-            .mutate(
-                &ops::SERVICE_DELETE,
-                json!({"id": service_id, "environmentId": environment_id}),
-            )
-            .await
-        {
-            Ok(_) | Err(ApiError::NotFound(_)) => {}
-            Err(e) => return Err(self.error(e)),
-        }
+        self.delete_checked(
+            &ops::SERVICE_DELETE,
+            json!({"id": service_id, "environmentId": environment_id}),
+            &ops::LATEST_DEPLOYMENT,
+            json!({"serviceId": service_id, "environmentId": environment_id}),
+        )
+        .await?;
         {
             let mut cache = self.cache.lock().expect("cache");
             cache.services.remove(key);
@@ -771,6 +768,34 @@ impl RailwayPlatform {
         self.delete_project_if_empty(&key.owner, &project_id, step)
             .await?;
         Ok(Applied::default())
+    }
+
+    /// A delete; when its outcome is unknown, look (a read by id: no list to lag) and repeat
+    /// it only while the thing is still there. "Not found" is done.
+    async fn delete_checked(
+        &self,
+        delete: &ops::Op,
+        vars: Value,
+        look: &ops::Op,
+        look_vars: Value,
+    ) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.mutate(delete, vars.clone()).await {
+                Ok(_) | Err(ApiError::NotFound(_)) => return Ok(()),
+                Err(e @ ApiError::Unknown(_)) => {
+                    match self.api.run(look, look_vars.clone()).await {
+                        Err(ApiError::NotFound(_)) => return Ok(()),
+                        Ok(_) if attempt < 3 => {
+                            tokio::time::sleep(crate::apply::backoff(attempt, None)).await;
+                        }
+                        _ => return Err(self.error(e)),
+                    }
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+        }
     }
 
     /// After a delete: remove the owner's project once nothing is left in it (ours or not).
@@ -808,13 +833,13 @@ impl RailwayPlatform {
             return Ok(());
         }
         Self::note(step, "deleting the now empty project");
-        match self
-            .mutate(&ops::PROJECT_DELETE, json!({"id": project_id}))
-            .await
-        {
-            Ok(_) | Err(ApiError::NotFound(_)) => {}
-            Err(e) => return Err(self.error(e)),
-        }
+        self.delete_checked(
+            &ops::PROJECT_DELETE,
+            json!({"id": project_id}),
+            &ops::PROJECT_SERVICES,
+            json!({"id": project_id}),
+        )
+        .await?;
         let mut cache = self.cache.lock().expect("cache");
         if cache
             .projects
