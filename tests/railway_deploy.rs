@@ -263,6 +263,50 @@ fn first_deploy_then_nothing_then_exactly_what_changed() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert!(rw::mutations(&rw::since(&emu, before)).is_empty());
+
+    // A new port: the variables, the domain's target port, one deploy. The URL stays.
+    edit_json(
+        &ws,
+        "custom-mcp-servers/clients/client-a/custom-crm-mcp/scalewize.json",
+        |m| m["port"] = json!(9090),
+    );
+    assert_eq!(rw::run(&ws, &emu, &["render", "client-a"], &[]).code, 0);
+    let before = emu.requests().len();
+    let r = rw::run(
+        &ws,
+        &emu,
+        &["deploy", "client-a", "--platform", "railway", "--yes"],
+        &token,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("~ port: \"8080\" → \"9090\""), "{r:?}");
+    assert_eq!(
+        rw::mutation_fields(&emu, &rw::since(&emu, before)),
+        [(
+            "<service sw-client-a/custom-crm-mcp>".to_string(),
+            vec![
+                "variableCollectionUpsert".to_string(),
+                "serviceDomainUpdate".to_string(),
+                "serviceInstanceDeployV2".to_string()
+            ]
+        )]
+        .into()
+    );
+    let snap = emu.snapshot();
+    let crm = snap
+        .projects
+        .iter()
+        .find(|p| p.name == "sw-client-a")
+        .unwrap()
+        .environments[0]
+        .instances
+        .iter()
+        .find(|i| i.service_name == "custom-crm-mcp")
+        .unwrap();
+    assert_eq!(crm.domains.len(), 1);
+    assert_eq!(crm.domains[0].domain, crm_host);
+    assert_eq!(crm.domains[0].target_port, Some(9090));
+    assert_eq!(crm.variables["PORT"], "9090");
 }
 
 #[test]

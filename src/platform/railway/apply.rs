@@ -482,6 +482,26 @@ impl RailwayPlatform {
             self.remove_extra_domains(&mut live, step).await;
             self.remember(key, &live);
         }
+        // …routing to the service's port (notes pitfall 7).
+        if let Some(domain) = live.domains.first_mut()
+            && domain.target_port != Some(i64::from(d.port))
+        {
+            Self::note(step, &format!("routing its domain to port {}", d.port));
+            self.mutate(
+                &ops::DOMAIN_UPDATE,
+                json!({"input": {
+                    "serviceDomainId": domain.id,
+                    "serviceId": sid,
+                    "environmentId": env,
+                    "domain": domain.domain,
+                    "targetPort": d.port,
+                }}),
+            )
+            .await
+            .map_err(|e| self.error(e))?;
+            domain.target_port = Some(i64::from(d.port));
+            self.remember(key, &live);
+        }
         // 5. deploy: connect the source (deploys), or deploy; or wait for the one under way.
         let previous = live.latest.clone();
         let commit = match &d.source {

@@ -506,7 +506,14 @@ impl Live {
             f.insert("commit".into(), c.clone());
         }
         if let Some(p) = self.vars.plain.get(VAR_PORT) {
-            f.insert("port".into(), p.clone());
+            // The public domain must route to that port too.
+            let value = match self.domain().and_then(|d| d.target_port) {
+                Some(tp) if tp.to_string() != *p => {
+                    format!("{p} (its public domain routes to {tp})")
+                }
+                _ => p.clone(),
+            };
+            f.insert("port".into(), value);
         }
         if let Some(p) = &record.path {
             f.insert("path".into(), p.clone());

@@ -197,6 +197,14 @@ pub const DOMAIN_CREATE: Op = op(
     Kind::Mutation,
 );
 
+pub const DOMAIN_UPDATE: Op = op(
+    "ScalewizeServiceDomainUpdate",
+    "mutation ScalewizeServiceDomainUpdate($input: ServiceDomainUpdateInput!) {
+  serviceDomainUpdate(input: $input)
+}",
+    Kind::Mutation,
+);
+
 pub const DOMAIN_DELETE: Op = op(
     "ScalewizeServiceDomainDelete",
     "mutation ScalewizeServiceDomainDelete($id: String!) { serviceDomainDelete(id: $id) }",
@@ -321,6 +329,10 @@ mod tests {
             (
                 DOMAIN_CREATE,
                 json!({"input": {"serviceId": id, "environmentId": id, "targetPort": 8080}}),
+            ),
+            (
+                DOMAIN_UPDATE,
+                json!({"input": {"serviceDomainId": id, "serviceId": id, "environmentId": id, "domain": "x.up.railway.app", "targetPort": 8080}}),
             ),
             (DOMAIN_DELETE, json!({"id": id})),
             (
