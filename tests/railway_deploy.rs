@@ -806,3 +806,95 @@ fn destroy_converges_through_lost_responses() {
         rw::layout(&emu)
     );
 }
+
+#[test]
+fn region_size_and_image_changes_send_what_they_need() {
+    let emu = rw::start(8, Faults::none());
+    let ws = rw::workspace();
+    edit_json(&ws, "scalewize.json", |w| {
+        w["railway"] = json!({"region": "europe-west4-drams3a", "plan": "pro"});
+    });
+    rw::deploy(&ws, &emu, &["client-b"]);
+    let erp = |emu: &railway_emulator::EmulatorHandle| {
+        let snap = emu.snapshot();
+        snap.projects
+            .iter()
+            .find(|p| p.name == "sw-client-b")
+            .unwrap()
+            .environments[0]
+            .instances
+            .iter()
+            .find(|i| i.service_name == "custom-erp-mcp")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(erp(&emu).settings["region"], "europe-west4-drams3a");
+    assert_eq!(erp(&emu).limits["memoryGB"], json!(0.25));
+    let before = emu.requests().len();
+    rw::deploy(&ws, &emu, &["client-b"]);
+    assert!(rw::mutations(&rw::since(&emu, before)).is_empty());
+
+    let manifest = "custom-mcp-servers/clients/client-b/custom-erp-mcp/scalewize.json";
+    let step = |ws: &common::TempWorkspace, f: &dyn Fn(&mut Value)| {
+        edit_json(ws, manifest, |m| f(m));
+        assert_eq!(rw::run(ws, &emu, &["render", "client-b"], &[]).code, 0);
+        let before = emu.requests().len();
+        rw::deploy(ws, &emu, &["client-b"]);
+        rw::mutation_fields(&emu, &rw::since(&emu, before))
+    };
+    let erp_key = "<service sw-client-b/custom-erp-mcp>".to_string();
+    // A size: the limits, the variables that record it, one deploy.
+    let changed = step(&ws, &|m| m["size"] = json!({"cpus": 2, "memory_mb": 512}));
+    assert_eq!(
+        changed,
+        [(
+            erp_key.clone(),
+            vec![
+                "serviceInstanceLimitsUpdate".to_string(),
+                "variableCollectionUpsert".to_string(),
+                "serviceInstanceDeployV2".to_string()
+            ]
+        )]
+        .into()
+    );
+    assert_eq!(erp(&emu).limits["memoryGB"], json!(0.5));
+    assert_eq!(erp(&emu).limits["vCPUs"], json!(2.0));
+    // A region (of this server only).
+    let changed = step(&ws, &|m| m["region"] = json!("us-east4-eqdc4a"));
+    assert_eq!(
+        changed[&erp_key],
+        [
+            "serviceInstanceUpdate",
+            "variableCollectionUpsert",
+            "serviceInstanceDeployV2"
+        ]
+    );
+    assert_eq!(changed.len(), 1);
+    assert_eq!(erp(&emu).settings["region"], "us-east4-eqdc4a");
+    // A new image: the source (without a deploy), then the deploy that runs it.
+    let changed = step(&ws, &|m| {
+        m["image"] = json!("ghcr.io/scalewize-example/custom-erp-mcp:0.2.0")
+    });
+    assert_eq!(
+        changed[&erp_key],
+        [
+            "serviceInstanceUpdate",
+            "variableCollectionUpsert",
+            "serviceInstanceDeployV2"
+        ]
+    );
+    let e = erp(&emu);
+    assert_eq!(
+        e.source,
+        Some(json!({"image": "ghcr.io/scalewize-example/custom-erp-mcp:0.2.0"}))
+    );
+    let last = e.deployments.last().unwrap();
+    assert_eq!(last.status, "SUCCESS");
+    assert_eq!(
+        last.meta["image"],
+        "ghcr.io/scalewize-example/custom-erp-mcp:0.2.0"
+    );
+    let before = emu.requests().len();
+    rw::deploy(&ws, &emu, &["client-b"]);
+    assert!(rw::mutations(&rw::since(&emu, before)).is_empty());
+}
