@@ -308,3 +308,82 @@ fn replay_one_seed() {
     }
     eprintln!("{:?}", emu.fault_counters());
 }
+
+fn change_crm_env(ws: &common::TempWorkspace) {
+    let p = "client-configs/client-a/mcp-servers.json";
+    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
+    let crm = cfg["mcp_servers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["name"] == "Custom CRM")
+        .unwrap();
+    crm["deploy"] =
+        serde_json::json!({"env": {"GHL_BASE_URL": "https://eu.leadconnectorhq.example"}});
+    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+}
+
+/// An update killed anywhere (notably between writing the variables and deploying them) is
+/// finished by the next run: written-but-not-deployed configuration shows as not deployed.
+#[test]
+fn an_update_killed_after_any_request_is_finished_by_the_next_run() {
+    // The reference: first deploy, then the update, uninterrupted.
+    let emu = rw::start(200, Faults::none());
+    let ws = rw::workspace();
+    rw::deploy(&ws, &emu, &["client-a"]);
+    let first = emu.requests().len() as u64;
+    change_crm_env(&ws);
+    assert_eq!(rw::run(&ws, &emu, &["render", "client-a"], &[]).code, 0);
+    rw::deploy(&ws, &emu, &["client-a"]);
+    rw::settle(&emu);
+    let want = rw::state_without_history(&emu);
+    let update = emu.requests().len() as u64 - first;
+    drop(emu);
+
+    let ks: Vec<u64> = (1..update).collect();
+    parallel(&ks, |&k| {
+        let emu = rw::start(200 + k, Faults::none());
+        let ws = rw::workspace();
+        rw::deploy(&ws, &emu, &["client-a"]);
+        change_crm_env(&ws);
+        assert_eq!(rw::run(&ws, &emu, &["render", "client-a"], &[]).code, 0);
+        let n0 = emu.request_count();
+        emu.set_faults(Faults {
+            stop_after: Some(StopAfter {
+                after: n0 + k,
+                mode: StopMode::Hang,
+            }),
+            ..Faults::none()
+        });
+        let mut child = spawn_deploy(&ws, &emu);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while emu.request_count() <= n0 + k && child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(format!("k={k}: stuck"));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        emu.clear_faults();
+        let r = rw::run(
+            &ws,
+            &emu,
+            &["deploy", "client-a", "--platform", "railway", "--yes"],
+            &[],
+        );
+        if r.code != 0 {
+            return Err(format!("k={k}: the next deploy failed: {r:?}"));
+        }
+        rw::settle(&emu);
+        let got = rw::state_without_history(&emu);
+        if got != want {
+            return Err(format!(
+                "k={k}: state differs from an uninterrupted update:\n{}",
+                diff_text(&want, &got)
+            ));
+        }
+        Ok(())
+    });
+}
