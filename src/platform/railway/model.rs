@@ -334,6 +334,12 @@ pub fn is_internal(name: &str) -> bool {
     name == VAR_SERVICE || name == VAR_FINGERPRINTS || name == VAR_LIBRECHAT_YAML
 }
 
+/// A name in Railway's own namespace (`RAILWAY_PUBLIC_DOMAIN`, …, notes §6): if a variables
+/// read includes one that scalewize did not write, it is Railway's, not a foreign setting.
+pub fn is_provided(name: &str) -> bool {
+    name.starts_with("RAILWAY_")
+}
+
 /// A live service's variables as observe keeps them: secret values are dropped on arrival.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveVars {
@@ -378,7 +384,13 @@ impl LiveVars {
     pub fn matches(&self, d: &Desired) -> bool {
         let mut want: BTreeSet<String> = d.vars.keys().cloned().collect();
         want.insert(VAR_SERVICE.into());
-        if want != self.names {
+        let have: BTreeSet<String> = self
+            .names
+            .iter()
+            .filter(|n| want.contains(*n) || !is_provided(n))
+            .cloned()
+            .collect();
+        if want != have {
             return false;
         }
         for (k, v) in &d.vars {
@@ -531,7 +543,11 @@ impl Live {
         }
         let ours: BTreeSet<&str> = record.env.iter().map(String::as_str).collect();
         for name in &self.vars.names {
-            if is_internal(name) || name == VAR_PORT || self.vars.fingerprints.contains_key(name) {
+            if is_internal(name)
+                || name == VAR_PORT
+                || self.vars.fingerprints.contains_key(name)
+                || (is_provided(name) && !ours.contains(name.as_str()))
+            {
                 continue;
             }
             let value = match (ours.contains(name.as_str()), self.vars.plain.get(name)) {
@@ -611,4 +627,58 @@ pub fn project_fields(
         base.insert("start_command".into(), LIBRECHAT_START.into());
     }
     base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live(vars: serde_json::Value) -> Live {
+        Live {
+            service_id: "s".into(),
+            name: "x-mcp".into(),
+            project_id: "p".into(),
+            environment_id: "e".into(),
+            image: Some("img:1".into()),
+            repo: None,
+            root_dir: None,
+            start_command: None,
+            health_path: Some("/health".into()),
+            region: Some("us-west2".into()),
+            domains: vec![Domain {
+                id: "d".into(),
+                domain: "x.up.railway.app".into(),
+                target_port: Some(8080),
+            }],
+            latest: Some(Deployment {
+                id: "dep1".into(),
+                status: "SUCCESS".into(),
+            }),
+            vars: LiveVars::from_map(vars.as_object().unwrap()),
+        }
+    }
+
+    #[test]
+    fn secret_values_are_dropped_and_foreign_values_hidden() {
+        let record = json!({"owner": "a", "service": "x-mcp", "kind": "mcp", "path": "/mcp", "size": "1 cpu, 256 MB", "env": ["PLAIN"]}).to_string();
+        let l = live(json!({
+            "SCALEWIZE_SERVICE": record,
+            "SCALEWIZE_FINGERPRINTS": "{\"TOKEN\":\"hmac-sha256:abc\"}",
+            "TOKEN": "the-secret-value",
+            "PLAIN": "p",
+            "MANUAL": "someone's-value",
+            "RAILWAY_PUBLIC_DOMAIN": "x.up.railway.app",
+            "PORT": "8080",
+        }));
+        assert!(!format!("{l:?}").contains("the-secret-value"));
+        let f = l.fields();
+        assert_eq!(f["secret.TOKEN"], "hmac-sha256:abc");
+        assert_eq!(f["env.PLAIN"], "p");
+        assert_eq!(f["env.MANUAL"], FOREIGN_VALUE);
+        assert!(!f.contains_key("env.RAILWAY_PUBLIC_DOMAIN"));
+        assert_eq!(f["port"], "8080");
+        assert_eq!(l.url().as_deref(), Some("https://x.up.railway.app/mcp"));
+        assert_eq!(l.state().0, crate::platform::State::Running);
+    }
 }
