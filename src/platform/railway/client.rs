@@ -113,7 +113,7 @@ impl Api {
         &self.endpoint
     }
 
-    fn debug(&self, level: u8, line: &str) {
+    pub fn debug(&self, level: u8, line: &str) {
         self.http.debug(level, line);
     }
 

@@ -496,6 +496,16 @@ impl RailwayPlatform {
             });
         }
         observed.sort_by(|a, b| a.key.cmp(&b.key));
+        drop(cache);
+        let (requests, mutations) = self.request_counts();
+        self.api.debug(
+            2,
+            &format!(
+                "Railway: {} service(s) in {} project(s) observed; {requests} request(s) ({mutations} mutation(s)) so far",
+                observed.len(),
+                ours.len()
+            ),
+        );
         Ok(observed)
     }
 }
