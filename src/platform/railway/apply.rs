@@ -775,6 +775,7 @@ impl RailwayPlatform {
             json!({"id": service_id, "environmentId": environment_id}),
             &ops::LATEST_DEPLOYMENT,
             json!({"serviceId": service_id, "environmentId": environment_id}),
+            step.deadline,
         )
         .await?;
         {
@@ -791,29 +792,32 @@ impl RailwayPlatform {
     }
 
     /// A delete; when its outcome is unknown, look (a read by id: no list to lag) and repeat
-    /// it only while the thing is still there. "Not found" is done.
+    /// it only while the thing is still there, until `deadline`. "Not found" is done.
     async fn delete_checked(
         &self,
         delete: &ops::Op,
         vars: Value,
         look: &ops::Op,
         look_vars: Value,
+        deadline: Instant,
     ) -> Result<()> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.mutate(delete, vars.clone()).await {
+            let err = match self.mutate(delete, vars.clone()).await {
                 Ok(_) | Err(ApiError::NotFound(_)) => return Ok(()),
-                Err(e @ ApiError::Unknown(_)) => {
-                    match self.api.run(look, look_vars.clone()).await {
-                        Err(ApiError::NotFound(_)) => return Ok(()),
-                        Ok(_) if attempt < 3 => {
-                            tokio::time::sleep(crate::apply::backoff(attempt, None)).await;
-                        }
-                        _ => return Err(self.error(e)),
-                    }
-                }
+                Err(e @ (ApiError::Unknown(_) | ApiError::Transient(..))) => e,
                 Err(e) => return Err(self.error(e)),
+            };
+            match self.api.run(look, look_vars.clone()).await {
+                Err(ApiError::NotFound(_)) => return Ok(()),
+                // Still there (or cannot tell yet): again, after a pause, while time remains.
+                Ok(_) | Err(ApiError::Unknown(_) | ApiError::Transient(..))
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(crate::apply::backoff(attempt.min(4), None)).await;
+                }
+                _ => return Err(self.error(err)),
             }
         }
     }
@@ -837,14 +841,25 @@ impl RailwayPlatform {
         if !known_empty {
             return Ok(());
         }
-        let data = match self
-            .api
-            .run(&ops::PROJECT_SERVICES, json!({"id": project_id}))
-            .await
-        {
-            Ok(d) => d,
-            Err(ApiError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(self.error(e)),
+        // The service is gone already: keep at it until the deadline rather than fail the
+        // step (a retried step would find its service gone and never come back here).
+        let mut attempt = 0;
+        let data = loop {
+            attempt += 1;
+            match self
+                .api
+                .run(&ops::PROJECT_SERVICES, json!({"id": project_id}))
+                .await
+            {
+                Ok(d) => break d,
+                Err(ApiError::NotFound(_)) => return Ok(()),
+                Err(ApiError::Transient(..) | ApiError::Unknown(_))
+                    if Instant::now() < step.deadline =>
+                {
+                    tokio::time::sleep(crate::apply::backoff(attempt.min(4), None)).await;
+                }
+                Err(e) => return Err(self.error(e)),
+            }
         };
         let left = data["project"]["services"]["edges"]
             .as_array()
@@ -858,6 +873,7 @@ impl RailwayPlatform {
             json!({"id": project_id}),
             &ops::PROJECT_SERVICES,
             json!({"id": project_id}),
+            step.deadline,
         )
         .await?;
         let mut cache = self.cache.lock().expect("cache");
