@@ -541,6 +541,17 @@ fn status_destroy_shared_and_orphans_touch_only_what_is_ours() {
     let names: Vec<String> = rw::layout(&emu).into_iter().map(|(p, _)| p).collect();
     assert_eq!(names, vec!["sw-client-b", "sw-legacy", "their-app"]);
 
+    // Nothing is an orphan while its config describes it (on the platform this run puts it).
+    let before = emu.requests().len();
+    let r = rw::run(
+        &ws,
+        &emu,
+        &["destroy", "--orphans", "--platform", "railway", "--yes"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(rw::mutations(&rw::since(&emu, before)).is_empty(), "{r:?}");
+
     // Orphans: client-b's config is gone, its resources remain until destroy --orphans.
     std::fs::remove_dir_all(ws.path().join("client-configs/client-b")).unwrap();
     let r = rw::run(

@@ -82,7 +82,7 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
             .map(|(_, r)| r.expect("checked"))
             .collect();
         let refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
-        let everything = desired(&ws, &refs, None)
+        let everything = desired(&ws, &refs, args.platform.get())
             .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         rt.block_on(observe_all(&platforms, None))?
             .into_iter()
