@@ -69,7 +69,7 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
             "cannot tell what is orphaned while a config does not load",
         )?;
         let refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
-        let everything = desired(&ws, &refs, None)
+        let everything = desired(&ws, &refs, args.platform.get())
             .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         orphans(&everything, rt.block_on(observe_all(&platforms, None))?)
     };

@@ -3,6 +3,7 @@
 
 pub mod fly;
 pub mod local;
+pub mod railway;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -175,18 +176,12 @@ impl Platforms {
         names: &BTreeSet<PlatformName>,
         conn: &Connection,
     ) -> Result<Platforms> {
-        let _ = conn;
         let mut map: BTreeMap<PlatformName, Arc<dyn Platform>> = BTreeMap::new();
         for name in names {
             let p: Arc<dyn Platform> = match name {
                 PlatformName::Local => Arc::new(local::LocalPlatform::new(ws)?),
+                PlatformName::Railway => Arc::new(railway::RailwayPlatform::new(ws, conn)?),
                 PlatformName::Fly => Arc::new(fly::FlyPlatform::new(ws, conn)?),
-                other => {
-                    return Err(Error::new(format!(
-                        "the {other} platform is not available in this version"
-                    ))
-                    .hint("deploy to `local` (--platform local)"));
-                }
             };
             map.insert(*name, p);
         }

@@ -547,6 +547,10 @@ impl<'a, 's> Obj<'a, 's> {
                 lift(st.domain_delete(&p, &id()?))?;
                 leaf(json!(true))
             }
+            "serviceDomainUpdate" => {
+                lift(st.domain_update(&p, &input(&a)))?;
+                leaf(json!(true))
+            }
             "serviceInstanceDeployV2" => {
                 let (sid, eid) = (
                     s("serviceId").unwrap_or_default(),

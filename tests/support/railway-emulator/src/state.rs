@@ -1178,6 +1178,34 @@ impl State {
         Ok(id)
     }
 
+    /// `serviceDomainUpdate`: sets `targetPort` (omitted or null: unchanged, notes pitfall 10).
+    /// Renaming (a `domain` other than the current one) is not implemented.
+    pub(crate) fn domain_update(&mut self, p: &Principal, input: &Map<String, Value>) -> R<()> {
+        let id = req_str(input, "serviceDomainId")?;
+        let service = req_str(input, "serviceId")?;
+        let env = req_str(input, "environmentId")?;
+        let name = req_str(input, "domain")?;
+        let Some(d) = self.domain(&id) else {
+            return Err("Domain not found".into());
+        };
+        if d.service_id != service || d.env_id != env {
+            return Err("Domain not found".into());
+        }
+        if d.domain != name {
+            return Err(
+                "not implemented by the emulator: renaming a service domain (serviceDomainUpdate.domain)"
+                    .into(),
+            );
+        }
+        self.check_instance(p, &service, &env)?;
+        let port = input.get("targetPort").and_then(Value::as_i64);
+        let d = self.domains.iter_mut().find(|d| d.id == id).unwrap();
+        if port.is_some() {
+            d.target_port = port;
+        }
+        Ok(())
+    }
+
     pub(crate) fn domain_delete(&mut self, p: &Principal, id: &str) -> R<()> {
         let Some(d) = self.domain(id) else {
             return Err("Domain not found".into());

@@ -404,3 +404,63 @@ fn deployment_cancel_removes_an_in_progress_deployment() {
     .ok();
     assert_eq!(r.data()["deployment"]["status"], "REMOVED");
 }
+
+#[test]
+fn service_domain_update_moves_the_target_port() {
+    let emu = Emulator::start(Config::default().with_time_scale(0.001));
+    let (project, env) = create_project(&emu, "p");
+    let svc = create_service(&emu, &project, "web", json!({}));
+    let r = gql(
+        &emu,
+        "mutation($input: ServiceDomainCreateInput!) { serviceDomainCreate(input: $input) { id domain targetPort } }",
+        json!({"input": {"serviceId": svc, "environmentId": env, "targetPort": 8080}}),
+    )
+    .ok();
+    let d = r.data()["serviceDomainCreate"].clone();
+    let update =
+        "mutation($input: ServiceDomainUpdateInput!) { serviceDomainUpdate(input: $input) }";
+    gql(
+        &emu,
+        update,
+        json!({"input": {"serviceDomainId": d["id"], "serviceId": svc, "environmentId": env, "domain": d["domain"], "targetPort": 9090}}),
+    )
+    .ok();
+    let r = gql(
+        &emu,
+        "query($p: String!, $e: String!, $s: String!) { domains(projectId: $p, environmentId: $e, serviceId: $s) { serviceDomains { domain targetPort } } }",
+        json!({"p": project, "e": env, "s": svc}),
+    )
+    .ok();
+    assert_eq!(
+        r.data()["domains"]["serviceDomains"],
+        json!([{"domain": d["domain"], "targetPort": 9090}])
+    );
+    // Omitted: unchanged. Another name: not implemented. Another service: not found.
+    gql(
+        &emu,
+        update,
+        json!({"input": {"serviceDomainId": d["id"], "serviceId": svc, "environmentId": env, "domain": d["domain"]}}),
+    )
+    .ok();
+    assert_eq!(
+        emu.snapshot().projects[0].environments[0].instances[0].domains[0].target_port,
+        Some(9090)
+    );
+    let r = gql(
+        &emu,
+        update,
+        json!({"input": {"serviceDomainId": d["id"], "serviceId": svc, "environmentId": env, "domain": "mine.up.railway.app"}}),
+    );
+    assert!(
+        r.error().starts_with("not implemented by the emulator"),
+        "{}",
+        r.text
+    );
+    let other = create_service(&emu, &project, "other", json!({}));
+    let r = gql(
+        &emu,
+        update,
+        json!({"input": {"serviceDomainId": d["id"], "serviceId": other, "environmentId": env, "domain": d["domain"], "targetPort": 1}}),
+    );
+    assert_eq!(r.error(), "Domain not found");
+}
