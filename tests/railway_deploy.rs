@@ -223,10 +223,10 @@ fn first_deploy_then_nothing_then_exactly_what_changed() {
     );
     assert!(
         diff.stdout
-            .contains("~ secret.MCP_ACCESS_TOKEN: \"hmac-sha256:")
+            .contains("~ secret.MCP_ACCESS_TOKEN: changed (hmac-sha256:")
             && diff
                 .stdout
-                .contains("~ secret.CUSTOM_CRM_MCP_TOKEN: \"hmac-sha256:"),
+                .contains("~ secret.CUSTOM_CRM_MCP_TOKEN: changed (hmac-sha256:"),
         "{diff:?}"
     );
     let before = emu.requests().len();

@@ -217,7 +217,8 @@ fn no_secret_reaches_output_files_or_any_request_but_its_variable_write() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
-        r.stdout.contains("~ secret.MONGO_URI: \"hmac-sha256:"),
+        r.stdout
+            .contains("~ secret.MONGO_URI: changed (hmac-sha256:"),
         "{r:?}"
     );
     runs.borrow_mut()
