@@ -32,8 +32,9 @@ def build() -> Path:
 def make_workspace(dest: Path, clients: int) -> None:
     """The example workspace's default + shared server, and N generated clients with 6 servers each."""
     for d in ["client-configs/default", "templates", "schemas", "custom-mcp-servers/shared/knowledge-base-mcp"]:
-        shutil.copytree(ROOT / d, dest / d, ignore=shutil.ignore_patterns("target", "secrets.env"))
-    shutil.copy(ROOT / "scalewize.json", dest / "scalewize.json")
+        shutil.copytree(ROOT / d, dest / d, ignore=shutil.ignore_patterns("target"))
+    for f in ["scalewize.json", "example-only.age-identity.txt"]:
+        shutil.copy(ROOT / f, dest / f)
     for i in range(clients):
         cid = f"client-{i:04d}"
         folder = dest / "custom-mcp-servers" / "clients" / cid / "ledger-mcp"
@@ -59,6 +60,20 @@ def make_workspace(dest: Path, clients: int) -> None:
                                 "description": "Personal token"}]},
             ],
         }))
+
+
+def give_secrets(binary: Path, ws: Path, clients: int) -> None:
+    """Every client needs its secrets for `validate` to pass: make one client's store with the
+    real commands, then copy it (same names; `validate` reads names only)."""
+    first = "client-0000"
+    subprocess.run([str(binary), "-q", "secret", "generate", first], cwd=ws, check=True, capture_output=True)
+    for name in ["MONGO_URI", "GOOGLE_DRIVE_MCP_OAUTH_CLIENT_ID", "GOOGLE_DRIVE_MCP_OAUTH_CLIENT_SECRET",
+                 "SLACK_MCP_OAUTH_CLIENT_ID", "SLACK_MCP_OAUTH_CLIENT_SECRET"]:
+        subprocess.run([str(binary), "-q", "secret", "set", first, name], cwd=ws, check=True,
+                       input=b"bench-value\n", capture_output=True)
+    store = (ws / "client-configs" / first / "secrets.env").read_bytes()
+    for i in range(1, clients):
+        (ws / "client-configs" / f"client-{i:04d}" / "secrets.env").write_bytes(store)
 
 
 def timed(cmd, cwd):
@@ -93,6 +108,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"
         make_workspace(ws, args.clients)
+        give_secrets(binary, ws, args.clients)
         generated = lambda: list((ws / "client-configs").glob("client-*/librechat.yaml")) + \
             list((ws / "client-configs").glob("client-*/environment.env"))
 

@@ -136,7 +136,7 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
                             if e.is_timeout() {
                                 "no answer within 5 s".to_string()
                             } else {
-                                "unreachable".to_string()
+                                "connection failed".to_string()
                             }
                         }),
                     None => Err("no HTTP client".to_string()),
