@@ -8,52 +8,12 @@ mod common;
 mod fly_support;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 
 use base64::Engine;
-use common::canary::{Canary, Output, assert_no_canaries, canary};
+use common::canary::{Canary, Output, assert_no_canaries, canary, store_values};
 use common::{Run, TempWorkspace};
 use fly_emulator::{EmulatorHandle, LoggedRequest};
 use fly_support::*;
-use scalewize::render::env_plan::{SecretRef, SecretScope};
-use scalewize::secrets::SecretStore;
-use scalewize::workspace::{DEFAULT_CLIENT, Workspace};
-
-/// Every value of every store, labelled.
-fn store_values(dir: &std::path::Path) -> Vec<Canary> {
-    let ws = Workspace::open(dir).unwrap();
-    let env = vec![(
-        OsString::from("SCALEWIZE_AGE_KEY_FILE"),
-        dir.join("example-only.age-identity.txt").into_os_string(),
-    )];
-    let store = SecretStore::open_with_env(&ws, env).unwrap();
-    let mut ids = vec![DEFAULT_CLIENT.to_string()];
-    ids.extend(ws.client_ids().unwrap());
-    let mut out = Vec::new();
-    for id in ids {
-        let keys: Vec<_> = store.file(&id).unwrap().keys().cloned().collect();
-        for k in keys {
-            let scope = match (&k.user, id.as_str()) {
-                (_, DEFAULT_CLIENT) => SecretScope::Shared,
-                (Some(u), _) => SecretScope::User {
-                    client: id.clone(),
-                    user: u.clone(),
-                },
-                (None, _) => SecretScope::Client(id.clone()),
-            };
-            let r = SecretRef {
-                name: k.name.clone(),
-                scope,
-            };
-            let v = store.get_stored(&r).unwrap().unwrap();
-            out.push(Canary::new(
-                format!("stored {id}:{k}"),
-                v.expose().to_string(),
-            ));
-        }
-    }
-    out
-}
 
 struct Harness {
     ws: TempWorkspace,

@@ -9,16 +9,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use common::canary::{
-    Canary, Output, assert_no_canaries, assert_no_canaries_except, canary, find_leaks,
+    Canary, Output, assert_no_canaries, assert_no_canaries_except, canary, find_leaks, store_values,
 };
 use common::{Run, TempWorkspace};
-use scalewize::render::env_plan::{SecretRef, SecretScope};
-use scalewize::secrets::SecretStore;
-use scalewize::workspace::{DEFAULT_CLIENT, Workspace};
 
 const CLIENT_C: &str = r#"{
   "client_id": "client-c",
@@ -27,42 +23,6 @@ const CLIENT_C: &str = r#"{
   "mcp_servers": [{"name": "ServiceDesk", "type": "client-specific"}]
 }
 "#;
-
-/// Every value every store holds, decrypted with the example identity, labelled by where it is.
-fn store_values(dir: &Path) -> Vec<Canary> {
-    let ws = Workspace::open(dir).unwrap();
-    let env = vec![(
-        OsString::from("SCALEWIZE_AGE_KEY_FILE"),
-        dir.join("example-only.age-identity.txt").into_os_string(),
-    )];
-    let store = SecretStore::open_with_env(&ws, env).unwrap();
-    let mut ids = vec![DEFAULT_CLIENT.to_string()];
-    ids.extend(ws.client_ids().unwrap());
-    let mut out = Vec::new();
-    for id in ids {
-        let keys: Vec<_> = store.file(&id).unwrap().keys().cloned().collect();
-        for k in keys {
-            let scope = match (&k.user, id.as_str()) {
-                (_, DEFAULT_CLIENT) => SecretScope::Shared,
-                (Some(u), _) => SecretScope::User {
-                    client: id.clone(),
-                    user: u.clone(),
-                },
-                (None, _) => SecretScope::Client(id.clone()),
-            };
-            let r = SecretRef {
-                name: k.name.clone(),
-                scope,
-            };
-            let v = store.get_stored(&r).unwrap().unwrap();
-            out.push(Canary::new(
-                format!("stored {id}:{k}"),
-                v.expose().to_string(),
-            ));
-        }
-    }
-    out
-}
 
 /// The one place secret values are written on purpose: the resolved env `deploy` writes for
 /// LibreChat under `.scalewize/<client>/` (0600, git-ignored; SPEC §2).

@@ -8,54 +8,13 @@ mod common;
 mod railway_support;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::path::Path;
 
 use base64::Engine;
-use common::canary::{Canary, Output, assert_no_canaries, canary};
+use common::canary::{Canary, Output, assert_no_canaries, canary, store_values};
 use common::{Run, TempWorkspace};
 use railway_emulator::Faults;
 use railway_support as rw;
-use scalewize::render::env_plan::{SecretRef, SecretScope};
-use scalewize::secrets::SecretStore;
-use scalewize::workspace::{DEFAULT_CLIENT, Workspace};
 use serde_json::Value;
-
-/// Every value every store holds (the generated credentials and tokens are secrets too).
-fn store_values(dir: &Path) -> Vec<Canary> {
-    let ws = Workspace::open(dir).unwrap();
-    let env = vec![(
-        OsString::from("SCALEWIZE_AGE_KEY_FILE"),
-        dir.join("example-only.age-identity.txt").into_os_string(),
-    )];
-    let store = SecretStore::open_with_env(&ws, env).unwrap();
-    let mut ids = vec![DEFAULT_CLIENT.to_string()];
-    ids.extend(ws.client_ids().unwrap());
-    let mut out = Vec::new();
-    for id in ids {
-        let keys: Vec<_> = store.file(&id).unwrap().keys().cloned().collect();
-        for k in keys {
-            let scope = match (&k.user, id.as_str()) {
-                (_, DEFAULT_CLIENT) => SecretScope::Shared,
-                (Some(u), _) => SecretScope::User {
-                    client: id.clone(),
-                    user: u.clone(),
-                },
-                (None, _) => SecretScope::Client(id.clone()),
-            };
-            let r = SecretRef {
-                name: k.name.clone(),
-                scope,
-            };
-            let v = store.get_stored(&r).unwrap().unwrap();
-            out.push(Canary::new(
-                format!("stored {id}:{k}"),
-                v.expose().to_string(),
-            ));
-        }
-    }
-    out
-}
 
 fn forms(c: &Canary) -> [String; 2] {
     [

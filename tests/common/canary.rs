@@ -2,9 +2,13 @@
 //! and every file. Reused by every test that proves secrets do not leak (later: deploy, status,
 //! logs): add the new commands' runs to the outputs given to `assert_no_canaries`.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use scalewize::render::env_plan::{SecretRef, SecretScope};
+use scalewize::secrets::SecretStore;
+use scalewize::workspace::{DEFAULT_CLIENT, Workspace};
 
 use super::Run;
 
@@ -131,4 +135,41 @@ pub fn assert_no_canaries_except(
         leaks.len(),
         leaks.join("\n  ")
     );
+}
+
+/// Every value every store holds, decrypted with the example identity, labelled by where it is
+/// (generated credentials and tokens are secrets too).
+pub fn store_values(dir: &Path) -> Vec<Canary> {
+    let ws = Workspace::open(dir).unwrap();
+    let env = vec![(
+        OsString::from("SCALEWIZE_AGE_KEY_FILE"),
+        dir.join("example-only.age-identity.txt").into_os_string(),
+    )];
+    let store = SecretStore::open_with_env(&ws, env).unwrap();
+    let mut ids = vec![DEFAULT_CLIENT.to_string()];
+    ids.extend(ws.client_ids().unwrap());
+    let mut out = Vec::new();
+    for id in ids {
+        let keys: Vec<_> = store.file(&id).unwrap().keys().cloned().collect();
+        for k in keys {
+            let scope = match (&k.user, id.as_str()) {
+                (_, DEFAULT_CLIENT) => SecretScope::Shared,
+                (Some(u), _) => SecretScope::User {
+                    client: id.clone(),
+                    user: u.clone(),
+                },
+                (None, _) => SecretScope::Client(id.clone()),
+            };
+            let r = SecretRef {
+                name: k.name.clone(),
+                scope,
+            };
+            let v = store.get_stored(&r).unwrap().unwrap();
+            out.push(Canary::new(
+                format!("stored {id}:{k}"),
+                v.expose().to_string(),
+            ));
+        }
+    }
+    out
 }
