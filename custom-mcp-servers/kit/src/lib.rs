@@ -156,6 +156,37 @@ impl Kit {
         )
     }
 
+    /// GET `path` (with `query`) from a service-mode upstream, sending the server's own `key`
+    /// credential as a bearer token. `api` is `None` when the base URL setting `base_url_var` is
+    /// empty: the call then fails with an error that tells the administrator what to set.
+    pub async fn bearer_get(
+        &self,
+        caller: &Caller,
+        api: Option<&Upstream>,
+        key: &'static CredentialSpec,
+        base_url_var: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, ToolError> {
+        let key = self.credential(caller, key)?;
+        let api = api.ok_or_else(|| {
+            ToolError::new(format!(
+                "{} is not configured: {base_url_var} is empty on this server; ask your \
+                 administrator to set it in the manifest env of {} and redeploy",
+                self.0.spec.title,
+                self.name()
+            ))
+        })?;
+        let request = api
+            .get(path)
+            .bearer_auth(key.expose())
+            .header("Accept", "application/json")
+            .query(query);
+        api.send_json(request)
+            .await
+            .map_err(|error| self.upstream_error(error, &[&key]))
+    }
+
     /// The `initialize` result: tools enabled, name and version, the spec's instructions.
     pub fn server_config(&self) -> ServerConfig {
         let mut implementation = Implementation::new(self.name(), self.version());

@@ -139,22 +139,16 @@ impl ErpServer {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Value, ToolError> {
-        let key = self.kit.credential(caller, &ERP_API_KEY)?;
-        let api = self.api.as_ref().ok_or_else(|| {
-            ToolError::new(format!(
-                "Custom ERP is not configured: ERP_BASE_URL is empty on this server; ask your \
-                 administrator to set it in the manifest env of {} and redeploy",
-                self.kit.name()
-            ))
-        })?;
-        let request = api
-            .get(path)
-            .bearer_auth(key.expose())
-            .header("Accept", "application/json")
-            .query(query);
-        api.send_json(request)
+        self.kit
+            .bearer_get(
+                caller,
+                self.api.as_ref(),
+                &ERP_API_KEY,
+                "ERP_BASE_URL",
+                path,
+                query,
+            )
             .await
-            .map_err(|error| self.kit.upstream_error(error, &[&key]))
     }
 }
 
