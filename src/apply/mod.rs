@@ -174,6 +174,8 @@ pub async fn execute(
     let mut results: BTreeMap<ServiceKey, StepResult> = BTreeMap::new();
     let mut started = vec![false; actions.len()];
     let mut running: JoinSet<(usize, StepResult, Option<String>)> = JoinSet::new();
+    // Which action each task runs, so that a task that panics still gets a result.
+    let mut tasks: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
     let mut stop = false;
     loop {
         for (i, a) in actions.iter().enumerate() {
@@ -196,6 +198,10 @@ pub async fn execute(
             if !deps[i].iter().all(|d| results.contains_key(d)) {
                 continue;
             }
+            // Start only what can run now, so that --fail-fast really starts nothing more.
+            let Ok(permit) = semaphore.clone().try_acquire_owned() else {
+                break;
+            };
             started[i] = true;
             let action = a.clone();
             let spec = specs.get(&a.key).cloned();
@@ -205,27 +211,24 @@ pub async fn execute(
                 .cloned();
             let urls_now = urls.clone();
             let ctx = ctx.clone();
-            let permit = semaphore.clone();
-            running.spawn(async move {
-                let _permit = permit.acquire_owned().await;
+            let handle = running.spawn(async move {
+                let _permit = permit;
                 let (r, url) =
                     run_action(&ctx, &action, spec.as_ref(), live.as_ref(), &urls_now).await;
                 (i, r, url)
             });
+            tasks.insert(handle.id(), i);
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let (i, result, url) = joined.unwrap_or_else(|e| {
-            (
-                usize::MAX,
-                StepResult::Failed(format!("internal error: {e}")),
-                None,
-            )
-        });
-        if i == usize::MAX {
-            continue;
-        }
+        let (i, result, url) = match joined {
+            Ok(done) => done,
+            Err(e) => match tasks.get(&e.id()) {
+                Some(&i) => (i, StepResult::Failed(format!("internal error: {e}")), None),
+                None => continue,
+            },
+        };
         let key = actions[i].key.clone();
         if let Some(u) = url {
             urls.insert(key.clone(), u);
@@ -236,6 +239,12 @@ pub async fn execute(
             stop = true;
         }
         results.insert(key, result);
+    }
+    // Nothing is dropped silently: whatever could not start is reported.
+    for a in &actions {
+        results.entry(a.key.clone()).or_insert_with(|| {
+            StepResult::Skipped("skipped: its dependencies did not finish".into())
+        });
     }
     Outcome { results, urls }
 }
@@ -353,5 +362,197 @@ async fn run_action(
                 return (StepResult::Failed(msg), None);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::plan::service::{ServiceKind, ServiceSpec};
+    use crate::platform::{Applied, Platform, Step};
+    use crate::workspace::{PlatformName, Size};
+
+    /// Fails `bad` for good; fails `flaky` once with an unknown outcome (and records observes).
+    #[derive(Default)]
+    struct Fake {
+        calls: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Platform for Fake {
+        fn name(&self) -> PlatformName {
+            PlatformName::Local
+        }
+        async fn observe(&self, owners: Option<&BTreeSet<String>>) -> Result<Vec<Observed>> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("observe {owners:?}"));
+            Ok(Vec::new())
+        }
+        async fn apply(&self, step: Step<'_>) -> Result<Applied> {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(format!("{:?} {}", step.op, step.key));
+            let tries = calls
+                .iter()
+                .filter(|c| c.ends_with(&step.key.to_string()))
+                .count();
+            match step.key.service.as_str() {
+                "bad" => Err(Error::new("it broke")),
+                "flaky" if tries == 1 => {
+                    Err(Error::transient("lost response", Some(Duration::ZERO)))
+                }
+                _ => Ok(Applied {
+                    url: Some(format!("http://{}", step.key.service)),
+                }),
+            }
+        }
+    }
+
+    struct NoSecrets;
+    impl SecretSource for NoSecrets {
+        fn value(&self, r: &crate::render::SecretRef) -> Result<crate::secrets::Secret> {
+            Err(Error::new(r.name.clone()))
+        }
+        fn fingerprint(&self, r: &crate::render::SecretRef) -> Result<String> {
+            Err(Error::new(r.name.clone()))
+        }
+    }
+
+    fn spec(owner: &str, service: &str, deps: &[&ServiceKey]) -> ServiceSpec {
+        ServiceSpec {
+            key: ServiceKey {
+                owner: owner.into(),
+                service: service.into(),
+                user: None,
+            },
+            kind: ServiceKind::Mcp,
+            platform: PlatformName::Local,
+            clients: BTreeSet::from(["a".to_string()]),
+            image: None,
+            repo: None,
+            local: None,
+            port: 1,
+            path: "/".into(),
+            health_path: "/".into(),
+            region: None,
+            size: Size {
+                cpus: 1,
+                memory_mb: 256,
+            },
+            env: BTreeMap::new(),
+            files: BTreeMap::new(),
+            depends_on: deps.iter().map(|k| (*k).clone()).collect(),
+        }
+    }
+
+    async fn run(
+        specs: &[ServiceSpec],
+        fail_fast: bool,
+        concurrency: usize,
+    ) -> (Outcome, Vec<String>) {
+        let fake = Arc::new(Fake::default());
+        let platforms = Platforms::from_map(BTreeMap::from([(
+            PlatformName::Local,
+            fake.clone() as Arc<dyn Platform>,
+        )]));
+        let plan = Plan {
+            version: 1,
+            clients: vec!["a".into()],
+            platform_override: None,
+            actions: specs
+                .iter()
+                .map(|s| Action {
+                    key: s.key.clone(),
+                    platform: s.platform,
+                    op: Op::Create,
+                    clients: vec!["a".into()],
+                    changes: vec![],
+                })
+                .collect(),
+            unchanged: vec![],
+            inputs_digest: String::new(),
+            observed_digest: String::new(),
+        };
+        let by_key = specs.iter().map(|s| (s.key.clone(), s.clone())).collect();
+        let opts = Options {
+            concurrency,
+            fail_fast,
+            wait_timeout: Duration::from_secs(1),
+        };
+        let out = execute(
+            &plan,
+            &by_key,
+            &[],
+            &platforms,
+            Arc::new(NoSecrets),
+            Arc::new(Progress::new(false, true)),
+            &opts,
+        )
+        .await;
+        let calls = fake.calls.lock().unwrap().clone();
+        (out, calls)
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_only_its_dependents_and_unknown_outcomes_are_observed_first() {
+        let bad = spec("shared", "bad", &[]);
+        let flaky = spec("a", "flaky", &[]);
+        let lc = spec("a", "librechat", &[&bad.key]);
+        let after_flaky = spec("a", "needs-flaky", &[&flaky.key]);
+        let (out, calls) = run(
+            &[bad.clone(), flaky.clone(), lc.clone(), after_flaky.clone()],
+            false,
+            2,
+        )
+        .await;
+        assert!(matches!(out.results[&bad.key], StepResult::Failed(_)));
+        assert!(
+            matches!(out.results[&lc.key], StepResult::Skipped(ref m) if m.contains("shared/bad"))
+        );
+        assert!(
+            out.results[&flaky.key].is_ok(),
+            "retried after a transient failure"
+        );
+        assert!(out.results[&after_flaky.key].is_ok());
+        assert_eq!(out.urls[&after_flaky.key], "http://needs-flaky");
+        let first = calls.iter().position(|c| c == "Create a/flaky").unwrap();
+        let observe = calls
+            .iter()
+            .position(|c| c.starts_with("observe") && c.contains("\"a\""))
+            .unwrap();
+        let second = calls.iter().rposition(|c| c == "Create a/flaky").unwrap();
+        assert!(
+            first < observe && observe < second,
+            "observed before repeating: {calls:?}"
+        );
+        assert!(
+            !calls.iter().any(|c| c.contains("librechat")),
+            "a skipped step never reaches the platform"
+        );
+    }
+
+    #[tokio::test]
+    async fn fail_fast_starts_nothing_after_a_failure() {
+        // One at a time, `bad` first: nothing independent of it starts after it fails.
+        let bad = spec("a", "bad", &[]);
+        let first = spec("b", "first", &[]);
+        let second = spec("c", "second", &[]);
+        let (out, calls) = run(&[bad.clone(), first.clone(), second.clone()], true, 1).await;
+        assert!(matches!(out.results[&bad.key], StepResult::Failed(_)));
+        for k in [&first.key, &second.key] {
+            assert!(
+                matches!(out.results[k], StepResult::Skipped(ref m) if m.contains("--fail-fast")),
+                "{calls:?}"
+            );
+        }
+        assert_eq!(calls, ["Create a/bad"]);
+        let (out, _) = run(&[bad, first.clone(), second.clone()], false, 1).await;
+        assert!(
+            out.results[&first.key].is_ok() && out.results[&second.key].is_ok(),
+            "without --fail-fast the rest goes on"
+        );
     }
 }

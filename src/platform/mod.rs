@@ -201,6 +201,11 @@ impl Platforms {
         names
     }
 
+    /// Platforms built by the caller (tests use fakes).
+    pub fn from_map(map: BTreeMap<PlatformName, Arc<dyn Platform>>) -> Platforms {
+        Platforms { map }
+    }
+
     pub fn get(&self, name: PlatformName) -> &Arc<dyn Platform> {
         self.map.get(&name).expect("connected before use")
     }
