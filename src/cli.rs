@@ -13,14 +13,31 @@ Examples:
   scalewize validate                                      check everything, write nothing
   scalewize diff --local --detailed-exitcode              what render would change (exit 2 if anything)
   scalewize diff --local --changed-since origin/main      only clients touched since that ref
+  scalewize cost --all --platform fly                     monthly cost per service, per client, in total
+  scalewize export --all --format kubernetes              manifests for a cluster (or --format compose)
 
 Exit codes: 0 done / nothing to change, 1 error, 2 changes pending.
+Writing commands (new, render, deploy, destroy, secret set/rm/rotate/generate/reencrypt) hold the
+workspace lock (.scalewize/locks/workspace.lock); a second run waits --lock-timeout seconds
+(default 60), naming the holder, then exits 1. Deploy and destroy on Fly also take a lock kept on
+Fly itself (`scalewize lock status|release`); Railway has none yet: serialise its deploys from CI
+with a concurrency group.
 Docs: README.md; the config format's JSON Schema is in schemas/.";
+
+/// `0.1.0 (commit 1a2b3c4d5e6f, 2026-12-03)`: the commit and its date come from build.rs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SCALEWIZE_COMMIT"),
+    ", ",
+    env!("SCALEWIZE_COMMIT_DATE"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(
     name = "scalewize",
-    version,
+    version = VERSION,
     about = "Run LibreChat and its MCP servers for many client companies from one git repo.",
     after_help = EXAMPLES
 )]
@@ -34,18 +51,42 @@ pub struct Cli {
     /// Only errors and results.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// No colours (also: the NO_COLOR environment variable).
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Same as --color never.
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Seconds a writing command waits for another run holding the workspace lock (then exits 1).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = crate::lock::DEFAULT_TIMEOUT_SECS)]
+    pub lock_timeout: u64,
     #[command(subcommand)]
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// The colour decision: `Some(on)` when forced, `None` to decide by terminal and NO_COLOR.
+    pub fn color(&self) -> Option<bool> {
+        match (self.no_color, self.color) {
+            (true, _) | (_, ColorChoice::Never) => Some(false),
+            (_, ColorChoice::Always) => Some(true),
+            (_, ColorChoice::Auto) => None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scaffold a new client: client-configs/<client>/ from the mcp-servers.json template, rendered.
+    /// Scaffold a new client (client-configs/<client>/, rendered), or a new MCP server (--server).
     #[command(
-        after_help = "Examples:\n  scalewize new acme --name \"Acme Corporation\"\n  scalewize new acme          (the display name defaults to the id)"
+        after_help = "Examples:\n  scalewize new acme --name \"Acme Corporation\"\n  scalewize new acme          (the display name defaults to the id)\n  scalewize new --server billing-mcp --client acme   (a server of acme's, deployed with it)\n  scalewize new --server search-mcp                  (a shared server; clients enable it by name)"
     )]
     New(NewArgs),
     /// Write each client's librechat.yaml and environment.env from its mcp-servers.json and the templates.
@@ -63,9 +104,12 @@ pub enum Command {
         after_help = "Examples:\n  scalewize diff                           (everything, all clients)\n  scalewize diff client-a --out plan.json  (save the plan for `deploy --plan`)\n  scalewize diff --local --json            (generated files only, no platform calls)\n  scalewize diff --detailed-exitcode --changed-since origin/main"
     )]
     Diff(DiffArgs),
+    /// Estimate the monthly cost per service, per client and in total, from dated prices.
+    #[command(after_help = COST_HELP)]
+    Cost(CostArgs),
     /// Plan, confirm, apply, wait until healthy, print URLs.
     #[command(
-        after_help = "Examples:\n  scalewize deploy client-a                    (asks before changing anything)\n  scalewize deploy client-a --yes              (CI: no prompt)\n  scalewize deploy --all --yes --concurrency 4\n  scalewize deploy --changed-since origin/main --yes\n  scalewize deploy --plan plan.json --yes      (exactly the plan saved by `diff --out`)\n  scalewize deploy client-a --dry-run          (the plan; exit 2 when it would change something)\n\nA deploy with nothing to change makes no changes. Without a terminal, --yes is required."
+        after_help = "Examples:\n  scalewize deploy client-a                    (asks before changing anything)\n  scalewize deploy client-a --yes              (CI: no prompt)\n  scalewize deploy --all --yes --concurrency 4\n  scalewize deploy --changed-since origin/main --yes\n  scalewize deploy --plan plan.json --yes      (exactly the plan saved by `diff --out`)\n  scalewize deploy client-a --dry-run          (the plan; exit 2 when it would change something)\n  scalewize deploy --all --waves 1,10%,100% --yes   (canary first; each wave gated before the next)\n\nA deploy with nothing to change makes no changes. Without a terminal, --yes is required."
     )]
     Deploy(DeployArgs),
     /// What is live: each service's platform, URL, state and MCP health (initialize + tools/list).
@@ -75,17 +119,43 @@ pub enum Command {
     Status(StatusArgs),
     /// Remove resources scalewize owns: a client's, a shared server's, or orphans.
     #[command(
-        after_help = "Examples:\n  scalewize destroy client-a\n  scalewize destroy --shared knowledge-base-mcp   (refused while a client enables it)\n  scalewize destroy --orphans --yes"
+        after_help = "Examples:\n  scalewize destroy client-a\n  scalewize destroy --shared knowledge-base-mcp   (refused while a deployed client uses it)\n  scalewize destroy --all --platform local --dry-run\n  scalewize destroy --orphans --yes"
     )]
     Destroy(DestroyArgs),
     /// Recent logs of a service (local: the supervisor's log file).
     #[command(
-        after_help = "Examples:\n  scalewize logs client-a custom-crm-mcp\n  scalewize logs client-a knowledge-base-mcp --lines 200\n  scalewize logs client-c servicedesk-mcp --user alice"
+        after_help = "Examples:\n  scalewize logs client-a custom-crm-mcp\n  scalewize logs client-a knowledge-base-mcp --lines 200\n  scalewize logs client-c servicedesk-mcp --user alice\n  scalewize logs client-a custom-crm-mcp --follow     (until Ctrl-C)"
     )]
     Logs(LogsArgs),
+    /// Read-only checks of what deploying needs: tokens and their kind, workspace or org, rate-limit budget, region, Docker, the secret identity.
+    #[command(
+        after_help = "Examples:\n  scalewize doctor                       (the platforms the workspace uses)\n  scalewize doctor --platform railway\n  scalewize doctor --json                (CI: {version, command, ok, checks: [{area, name, verdict, detail, fix}]})\n\nEach line is ok, warn or problem, with the fix. Exits 1 when anything the selected platforms need fails."
+    )]
+    Doctor(DoctorArgs),
+    /// Write the clients' services as files another runtime applies: Docker Compose or Kubernetes.
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
+    /// Show or free the locks: the workspace file lock and the one kept on Fly.
+    #[command(
+        after_help = "Examples:\n  scalewize lock status\n  scalewize lock status --platform fly --json\n  scalewize lock release --platform fly --yes    (only when its holder is gone: killed, CI job cancelled)\n\nSCALEWIZE_LOCK_MESSAGE (e.g. a CI job URL) is recorded with a platform lock deploy or destroy takes."
+    )]
+    Lock(LockArgs),
     /// Manage the encrypted secret store (client-configs/<client>/secrets.env).
     #[command(after_help = SECRET_HELP)]
     Secret(SecretArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  scalewize completions bash > ~/.local/share/bash-completion/completions/scalewize\n  scalewize completions zsh > \"${fpath[1]}/_scalewize\"\n  scalewize completions fish > ~/.config/fish/completions/scalewize.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; the repository ships it as man/scalewize.1).
+    #[command(
+        after_help = "Examples:\n  scalewize man | man -l -\n  scalewize man > /usr/local/share/man/man1/scalewize.1"
+    )]
+    Man,
     /// Internal: supervise one local service (started by deploy).
     #[command(name = "__supervise", hide = true)]
     Supervise { record: PathBuf },
@@ -94,18 +164,13 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct PlatformArg {
     /// Put every service this run touches (shared ones included) on this platform, for this run only.
-    #[arg(long, value_name = "PLATFORM", value_parser = ["local", "railway", "fly"])]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "PLATFORM", value_enum)]
+    pub platform: Option<crate::workspace::PlatformName>,
 }
 
 impl PlatformArg {
     pub fn get(&self) -> Option<crate::workspace::PlatformName> {
-        use crate::workspace::PlatformName;
-        self.platform.as_deref().map(|p| match p {
-            "railway" => PlatformName::Railway,
-            "fly" => PlatformName::Fly,
-            _ => PlatformName::Local,
-        })
+        self.platform
     }
 }
 
@@ -137,6 +202,14 @@ pub struct DeployArgs {
     /// Seconds to wait for each service to become healthy.
     #[arg(long, default_value_t = 180)]
     pub wait_timeout: u64,
+    /// Roll out in waves of cumulative sizes, each gated before the next (e.g. 1,10%,100%); the
+    /// `rollout.canary` clients go first. Default: `rollout.waves` in scalewize.json, if any.
+    #[arg(long, value_name = "SIZES")]
+    pub waves: Option<String>,
+    /// Clients per wave that may fail their gate before the rollout stops (default:
+    /// `rollout.max_failures`, else 0).
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u32>,
     #[command(flatten)]
     pub platform: PlatformArg,
     /// Machine-readable results on stdout.
@@ -156,24 +229,42 @@ pub struct StatusArgs {
     pub orphans: bool,
     #[command(flatten)]
     pub platform: PlatformArg,
+    /// Accept the tools served now: rewrite each selected client's tools.lock.json (after review).
+    #[arg(long)]
+    pub accept_tools: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// The client whose resources to remove.
-    #[arg(required_unless_present_any = ["shared", "orphans"])]
+    /// The client whose resources to remove (and shared servers no other deployed client uses).
+    #[arg(required_unless_present_any = ["shared", "orphans", "all"])]
     pub client: Option<String>,
-    /// Remove a shared server (refused while any client enables it).
-    #[arg(long, value_name = "SERVER", conflicts_with_all = ["client", "orphans"])]
+    /// Remove a shared server (refused while a deployed client uses it).
+    #[arg(long, value_name = "SERVER", conflicts_with_all = ["client", "orphans", "all"])]
     pub shared: Option<String>,
     /// Remove owned resources that no client config describes.
-    #[arg(long, conflicts_with_all = ["client", "shared"])]
+    #[arg(long, conflicts_with_all = ["client", "shared", "all"])]
     pub orphans: bool,
+    /// Remove everything scalewize owns (on --platform P only, when given).
+    #[arg(long, conflicts_with_all = ["client", "shared", "orphans"])]
+    pub all: bool,
+    /// Show the plan and change nothing (exit 2 when something would be removed).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
     #[command(flatten)]
     pub platform: PlatformArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub platform: PlatformArg,
+    /// Machine-readable results on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,9 +277,23 @@ pub struct LogsArgs {
     /// How many recent lines.
     #[arg(long, default_value_t = 100)]
     pub lines: usize,
+    /// Keep printing new lines as they arrive (checked every second) until interrupted.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
     #[command(flatten)]
     pub platform: PlatformArg,
 }
+
+const EXPORT_HELP: &str = "\
+Examples:
+  scalewize export --all --format compose                  export/compose/<client>/compose.yaml, then: docker compose up -d
+  scalewize export client-a --format kubernetes            export/kubernetes/, then: kubectl apply -k export/kubernetes
+  scalewize export --all --format kubernetes --check       CI: exit 2 when the files on disk differ, write nothing
+  scalewize export client-a --format compose --shared-url knowledge-base-mcp=https://kb.example.com/mcp
+  scalewize export --all --format kubernetes --with-secrets    also secrets.yaml (0600; never commit it)
+
+The same services `deploy` would run, from the same config. Secret values are never written into the
+manifests: they are referenced (Kubernetes Secrets, Compose env files) and filled only with --with-secrets.";
 
 const SECRET_HELP: &str = "\
 Examples:
@@ -204,6 +309,58 @@ Each value is encrypted with age to the \"recipients\" in scalewize.json. Decryp
 SCALEWIZE_AGE_KEY (the AGE-SECRET-KEY-1… text), else SCALEWIZE_AGE_KEY_FILE (a path), else
 \"identity_file\" in scalewize.json. SCALEWIZE_SECRET_<CLIENT>__<NAME> (upper snake case; per user:
 SCALEWIZE_SECRET_<CLIENT>__<USER>__<NAME>; the shared store: DEFAULT) overrides one value for one run.";
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// A Docker Compose project per client.
+    Compose,
+    /// Kubernetes manifests: a namespace per client and one for shared servers (a kustomization).
+    Kubernetes,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Compose => "compose",
+            ExportFormat::Kubernetes => "kubernetes",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Clients to export.
+    #[arg(required_unless_present = "all")]
+    pub clients: Vec<String>,
+    /// Every client.
+    #[arg(long, conflicts_with = "clients")]
+    pub all: bool,
+    /// What to write: a Compose project per client, or Kubernetes manifests.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Where to write (default: export/<format>/ in the workspace).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write nothing; exit 2 when a file on disk differs from the export, 0 when all are current.
+    #[arg(long)]
+    pub check: bool,
+    /// Also write the secret values, to separate files of mode 0600 (never commit them).
+    #[arg(long)]
+    pub with_secrets: bool,
+    /// A shared server that runs elsewhere: clients use this URL instead of a copy (repeatable).
+    #[arg(long, value_name = "NAME=URL", value_parser = parse_shared_url)]
+    pub shared_url: Vec<(String, String)>,
+}
+
+fn parse_shared_url(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+            Ok((name.to_string(), url.to_string()))
+        }
+        _ => Err("expected NAME=URL, e.g. knowledge-base-mcp=https://kb.example.com/mcp".into()),
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct SecretArgs {
@@ -304,10 +461,17 @@ pub struct KeygenArgs {
 #[derive(Debug, Args)]
 pub struct NewArgs {
     /// The client id: lowercase letters, digits and `-`, starting with a letter, at most 30 characters.
-    pub client: String,
+    #[arg(required_unless_present = "server")]
+    pub client: Option<String>,
     /// Display name (default: the id).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     pub name: Option<String>,
+    /// Scaffold an MCP server instead, from custom-mcp-servers/shared/base-mcp-template: its folder name.
+    #[arg(long, value_name = "SLUG", conflicts_with = "client")]
+    pub server: Option<String>,
+    /// With --server: the client it belongs to (enabled in its mcp-servers.json); without, a shared server.
+    #[arg(long = "client", value_name = "CLIENT", requires = "server")]
+    pub for_client: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +501,27 @@ pub struct ValidateArgs {
     pub json: bool,
 }
 
+const COST_HELP: &str = "\
+Examples:
+  scalewize cost                        every client, each service on its configured platform
+  scalewize cost client-c               one client, with its share of the shared servers
+  scalewize cost --all --platform fly   what everything would cost on Fly
+  scalewize cost --all --json           the stable JSON shape documented in README.md
+
+Prices ship with scalewize (dated and sourced); override figures in scalewize.json's `prices`
+or in prices.json beside it. Expected usage comes from a server manifest's `usage`.";
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[command(flatten)]
+    pub platform: PlatformArg,
+    /// Machine-readable estimate on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     #[command(flatten)]
@@ -358,4 +543,37 @@ pub struct DiffArgs {
     /// Exit 2 when there are changes, 0 when there are none.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(subcommand)]
+    pub command: LockCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Who holds each lock: holder, pid, command, since and age.
+    Status(LockStatusArgs),
+    /// Free a platform lock whose holder is gone (asks first; --yes without a terminal).
+    Release(LockReleaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LockStatusArgs {
+    /// Only this platform (default: every platform this machine can reach).
+    #[command(flatten)]
+    pub platform: PlatformArg,
+    /// Machine-readable: {"locks": [{platform, state, resource, holder, pid, run, since, age_secs, message}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockReleaseArgs {
+    #[command(flatten)]
+    pub platform: PlatformArg,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

@@ -11,6 +11,19 @@ use crate::workspace::{
     CLIENT_CONFIGS, DEFAULT_CLIENT, Owner, SERVERS_DIR, WORKSPACE_FILE, Workspace,
 };
 
+/// The command that fetches `reference` so that it resolves: `origin/main` is branch `main` of
+/// remote `origin` (`git fetch origin main`, which also updates `origin/main`), not a ref
+/// named `origin/main` on it.
+fn fetch_command(repo: &Repository, reference: &str) -> String {
+    if let Some((remote, branch)) = reference.split_once('/')
+        && !branch.is_empty()
+        && repo.find_remote(remote).is_ok()
+    {
+        return format!("git fetch {remote} {branch}");
+    }
+    format!("git fetch origin {reference}")
+}
+
 /// Paths (relative to the workspace root) that differ between `reference` and the working tree.
 pub fn changed_paths(root: &Path, reference: &str) -> Result<Vec<PathBuf>> {
     let repo = Repository::discover(root).map_err(|e| {
@@ -21,10 +34,11 @@ pub fn changed_paths(root: &Path, reference: &str) -> Result<Vec<PathBuf>> {
         .hint("run scalewize inside the workspace's git checkout")
     })?;
     let object = repo.revparse_single(reference).map_err(|_| {
+        let fetch = fetch_command(&repo, reference);
         let hint = if repo.is_shallow() {
-            format!("this is a shallow clone, so older commits are missing: fetch them (`git fetch --unshallow`, or `fetch-depth: 0` in GitHub Actions) or fetch the ref itself (`git fetch origin {reference}`)")
+            format!("this is a shallow clone, so older commits are missing: fetch them (`git fetch --unshallow`, or `fetch-depth: 0` in GitHub Actions) or fetch the ref itself (`{fetch}`)")
         } else {
-            format!("check the name with `git rev-parse {reference}`; a remote branch may need `git fetch` first")
+            format!("check the name with `git rev-parse {reference}`; a remote branch may need `{fetch}` first")
         };
         Error::new(format!("unknown git ref `{reference}`")).hint(hint)
     })?;

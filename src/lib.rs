@@ -5,12 +5,20 @@
 
 // Diagnostics are the error type of loading and rendering by design; they are not on hot paths.
 #![allow(clippy::result_large_err)]
+// A closed stdout or stderr (`| head`) must never panic: lines go through `ui::stdout_line` /
+// `ui::stderr_line`, which ignore write errors, never through `println!`/`eprintln!`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod cost;
 pub mod error;
+pub mod export;
+pub mod fs;
 pub mod git;
+pub mod lock;
+pub mod model;
 pub mod net;
 pub mod plan;
 pub mod platform;
@@ -41,8 +49,8 @@ pub fn run() -> i32 {
             if e.kind() == clap::error::ErrorKind::UnknownArgument
                 && std::env::args_os().any(|a| a == "secret")
             {
-                eprintln!(
-                    "error: unexpected argument (not repeated here: it may be a value)\n  hint: secret values are read from stdin, never from the command line: scalewize secret set <client> NAME < value.txt; see `scalewize secret --help`"
+                ui::stderr_line(
+                    "error: unexpected argument (not repeated here: it may be a value)\n  hint: secret values are read from stdin, never from the command line: scalewize secret set <client> NAME < value.txt; see `scalewize secret --help`",
                 );
                 return 1;
             }
@@ -50,12 +58,13 @@ pub fn run() -> i32 {
             return code;
         }
     };
-    let ui = ui::Ui::new(cli.no_color, cli.quiet, cli.verbose);
+    let ui = ui::Ui::new(cli.color(), cli.quiet, cli.verbose);
     let dir = cli
         .dir
         .clone()
         .unwrap_or_else(|| std::path::PathBuf::from("."));
     let mut ctx = commands::Ctx::new(ui, dir);
+    ctx.lock_timeout = std::time::Duration::from_secs(cli.lock_timeout);
     match commands::dispatch(&mut ctx, cli) {
         Ok(commands::Outcome::Done) => 0,
         Ok(commands::Outcome::Changes) => 2,

@@ -9,10 +9,15 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde::Serialize;
 
+use crate::model::tool_surface::{Surface, ToolDigest};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
     pub ok: bool,
     pub tools: Option<usize>,
+    /// The tools as served, by digest (for `tools.lock.json`).
+    #[serde(skip)]
+    pub surface: Option<Surface>,
     pub latency_ms: u128,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -42,24 +47,35 @@ pub async fn probe(url: &str, headers: &[(String, String)], timeout: Duration) -
             .await
             .map_err(|e| format!("tools/list failed: {e}"));
         let _ = client.cancel().await;
-        tools.map(|t| t.len())
+        tools.map(|t| {
+            t.into_iter()
+                .map(|tool| {
+                    let schema = serde_json::Value::Object((*tool.input_schema).clone());
+                    let digest = ToolDigest::of(tool.description.as_deref(), &schema);
+                    (tool.name.into_owned(), digest)
+                })
+                .collect::<Surface>()
+        })
     };
     match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(n)) => Probe {
+        Ok(Ok(surface)) => Probe {
             ok: true,
-            tools: Some(n),
+            tools: Some(surface.len()),
+            surface: Some(surface),
             latency_ms: started.elapsed().as_millis(),
             error: None,
         },
         Ok(Err(e)) => Probe {
             ok: false,
             tools: None,
+            surface: None,
             latency_ms: started.elapsed().as_millis(),
             error: Some(e),
         },
         Err(_) => Probe {
             ok: false,
             tools: None,
+            surface: None,
             latency_ms: started.elapsed().as_millis(),
             error: Some(format!("no answer within {}s", timeout.as_secs())),
         },

@@ -3,7 +3,9 @@
 //! it, retries transient failures after observing that the step did not already happen, and
 //! reports per service and per client.
 
-pub mod progress;
+mod summary;
+
+pub use summary::ClientResult;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,37 +15,17 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
-use crate::plan::service::{ServiceKey, ServiceSpec, SpecValue};
-use crate::plan::{Action, Plan, SecretSource, base_fields};
-use crate::platform::{Fields, Observed, Op, Platforms, Resolved, ResolvedSpec, Step};
-use progress::Progress;
+use crate::model::base_fields;
+use crate::model::{Fields, Observed, Op};
+use crate::model::{ServiceKey, ServiceSpec, SpecValue};
+use crate::net::backoff::backoff;
+use crate::plan::{Action, Plan};
+use crate::platform::{Platforms, Resolved, ResolvedSpec, Step};
+use crate::secrets::SecretSource;
+use crate::ui::Progress;
 
-pub const MAX_ATTEMPTS: u32 = 4;
-
-/// Multiplies every sleep: tests against emulators run at a fraction of real time.
-pub fn time_scale() -> f64 {
-    std::env::var("SCALEWIZE_TIME_SCALE")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| *v > 0.0)
-        .unwrap_or(1.0)
-}
-
-pub fn scaled(d: Duration) -> Duration {
-    d.mul_f64(time_scale())
-}
-
-/// Backoff with full jitter: a random wait up to `base · 2^attempt` (capped), or what the server asked.
-pub fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    if let Some(d) = retry_after {
-        return scaled(d);
-    }
-    let cap = Duration::from_millis((250u64 << attempt.min(6)).min(8_000));
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    let frac = (u64::from_le_bytes(b) % 1000) as f64 / 1000.0;
-    scaled(cap.mul_f64(0.5 + frac / 2.0))
-}
+/// Runs of one step (the bound lives with the other retry bounds in `net::retry`).
+pub use crate::net::retry::STEP_RUNS as MAX_ATTEMPTS;
 
 #[derive(Debug, Clone)]
 pub enum StepResult {
@@ -148,6 +130,7 @@ pub async fn execute(
         wait_timeout: opts.wait_timeout,
     });
     let actions: Vec<Action> = plan.actions.clone();
+    ctx.progress.expect(actions.len());
     let in_plan: BTreeSet<&ServiceKey> = actions
         .iter()
         .filter(|a| a.op != Op::Delete)
@@ -370,7 +353,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::plan::service::{ServiceKind, ServiceSpec};
+    use crate::model::{ServiceKind, ServiceSpec};
     use crate::platform::{Applied, Platform, Step};
     use crate::workspace::{PlatformName, Size};
 
@@ -413,10 +396,10 @@ mod tests {
 
     struct NoSecrets;
     impl SecretSource for NoSecrets {
-        fn value(&self, r: &crate::render::SecretRef) -> Result<crate::secrets::Secret> {
+        fn value(&self, r: &crate::secrets::SecretRef) -> Result<crate::secrets::Secret> {
             Err(Error::new(r.name.clone()))
         }
-        fn fingerprint(&self, r: &crate::render::SecretRef) -> Result<String> {
+        fn fingerprint(&self, r: &crate::secrets::SecretRef) -> Result<String> {
             Err(Error::new(r.name.clone()))
         }
     }
@@ -445,6 +428,7 @@ mod tests {
             env: BTreeMap::new(),
             files: BTreeMap::new(),
             depends_on: deps.iter().map(|k| (*k).clone()).collect(),
+            usage: None,
         }
     }
 
@@ -475,6 +459,7 @@ mod tests {
             unchanged: vec![],
             inputs_digest: String::new(),
             observed_digest: String::new(),
+            waves: None,
         };
         let by_key = specs.iter().map(|s| (s.key.clone(), s.clone())).collect();
         let opts = Options {

@@ -1,47 +1,29 @@
 //! `scalewize deploy`: plan, confirm, apply, wait until healthy, print URLs and a result per client.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
+use super::cost::PlanCost;
+use super::output::{self, ClientResultRecord, DeployOutput, ServiceUrl};
 use super::session::{
     confirm, connection, load_for_deploy, note_external, require_yes_off_terminal, runtime, secrets,
 };
 use super::{Ctx, Outcome};
-use crate::apply::progress::Progress;
-use crate::apply::{Options, StepResult, execute};
+use crate::apply::{Options, execute};
 use crate::cli::DeployArgs;
 use crate::error::{Error, Result};
-use crate::plan::prepare::plan;
+use crate::model::Op;
+use crate::plan::planner::{Prepare, plan};
 use crate::plan::{Plan, print_plan};
-use crate::platform::Op;
+use crate::ui::{Align, Progress, Table};
+use crate::workspace::PlatformName;
 
 pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
     ctx.ui.json = args.json;
     // Before anything touches a platform: without a terminal, --yes is required.
-    require_yes_off_terminal(args.yes, args.dry_run)?;
+    require_yes_off_terminal("deploy", args.yes, Some(args.dry_run))?;
     let ws = ctx.workspace()?;
-    let saved: Option<Plan> = match &args.plan {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-            let p: Plan = serde_json::from_str(&text).map_err(|e| {
-                Error::new(format!("{} is not a scalewize plan: {e}", path.display()))
-                    .hint("create one with `scalewize diff --out plan.json`")
-            })?;
-            if p.version != crate::plan::PLAN_VERSION {
-                return Err(Error::new(format!(
-                    "{} is a plan of format {}, this scalewize reads {}",
-                    path.display(),
-                    p.version,
-                    crate::plan::PLAN_VERSION
-                )));
-            }
-            Some(p)
-        }
-        None => None,
-    };
+    let saved: Option<Plan> = args.plan.as_deref().map(Plan::load).transpose()?;
     let (ids, override_platform) = match &saved {
         Some(p) => (p.clients.clone(), p.platform_override),
         None => {
@@ -69,6 +51,13 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
             (ids, args.platform.get())
         }
     };
+    // Held from before the plan until every action is applied: a second deploy waits and then
+    // plans against what this one built. A dry run writes nothing and takes no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(ctx.lock(&ws, &format!("deploy {}", ids.join(" ")))?)
+    };
     let loaded = load_for_deploy(&ws, &ids)?;
     let refs: Vec<_> = loaded.iter().map(|(c, r)| (c, r)).collect();
     let source = secrets(ctx, &ws)?;
@@ -78,166 +67,257 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
         ctx.ui.quiet || ctx.ui.json,
     ));
     let conn = connection(ctx, &source);
-    let planned = rt.block_on(plan(
-        &ws,
-        &refs,
-        override_platform,
-        source.as_ref(),
-        &progress,
-        &conn,
-    ))?;
-    if let Some(saved) = &saved {
-        check_saved(saved, &planned.plan)?;
-    }
-    let ui = &ctx.ui;
-    if !ui.json {
-        print_plan(ui, &planned.plan);
-        note_external(ctx, &refs);
-    }
-    if planned.plan.is_empty() {
-        if ui.json {
-            ui.json_out(&json!({"plan": planned.plan, "results": [], "changed": false}));
-        }
-        return Ok(Outcome::Done);
-    }
-    if args.dry_run {
-        if ui.json {
-            ui.json_out(&json!({"plan": planned.plan, "results": [], "changed": false}));
-        }
-        return Ok(Outcome::Changes);
-    }
-    confirm(ctx, args.yes, "Apply these changes?")?;
-    let opts = Options {
-        concurrency: usize::from(args.concurrency),
-        fail_fast: args.fail_fast,
-        wait_timeout: Duration::from_secs(args.wait_timeout),
-    };
-    let outcome = rt.block_on(execute(
-        &planned.plan,
-        &planned.specs,
-        &planned.observed,
-        &planned.platforms,
-        source,
-        progress,
-        &opts,
-    ));
-
-    // One line per client: ok, or what failed.
-    let ui = &ctx.ui;
-    let mut rows = Vec::new();
-    let mut failed_clients = 0;
-    for client in &planned.plan.clients {
-        let mine: Vec<_> = planned
-            .plan
-            .actions
-            .iter()
-            .filter(|a| a.clients.contains(client) || a.key.owner == *client)
-            .collect();
-        let failures: Vec<String> = mine
-            .iter()
-            .filter_map(|a| match outcome.results.get(&a.key) {
-                Some(StepResult::Failed(m)) => Some(format!("{}: {m}", a.key)),
-                Some(StepResult::Skipped(m)) => Some(format!("{}: {m}", a.key)),
-                _ => None,
-            })
-            .collect();
-        if !failures.is_empty() {
-            failed_clients += 1;
-        }
-        let librechat = outcome
-            .urls
-            .get(&crate::plan::service::ServiceKey::librechat(client))
-            .cloned();
-        let services: BTreeMap<String, String> = outcome
-            .urls
-            .iter()
-            .filter(|(k, _)| {
-                planned
-                    .specs
-                    .get(*k)
-                    .is_some_and(|s| s.clients.contains(client))
-                    && !k.is_librechat()
-            })
-            .map(|(k, u)| (k.to_string(), u.clone()))
-            .collect();
-        rows.push((client.clone(), mine.len(), failures, librechat, services));
-    }
-    if ui.json {
-        let results: Vec<_> = rows
-            .iter()
-            .map(|(c, n, f, lc, s)| json!({"client": c, "ok": f.is_empty(), "changes": n, "failures": f, "librechat": lc, "services": s}))
-            .collect();
-        ui.json_out(&json!({"plan": planned.plan, "results": results, "changed": true}));
-    } else {
-        ui.result("");
-        ui.result(format!(
-            "{:<24} {:<7} {:>8}  {}",
-            "CLIENT", "RESULT", "CHANGES", "DETAIL"
-        ));
-        for (client, n, failures, librechat, services) in &rows {
-            if failures.is_empty() {
-                let lc = librechat.clone().unwrap_or_else(|| "-".into());
-                ui.result(format!(
-                    "{client:<24} {:<7} {n:>8}  LibreChat {lc}",
-                    ui.green("ok")
-                ));
-                for (k, u) in services {
-                    ui.say(format!("{:<24} {:<7} {:>8}    {k}: {u}", "", "", ""));
-                }
+    let do_plan = || {
+        rt.block_on(plan(
+            &ws,
+            &refs,
+            override_platform,
+            source.as_ref(),
+            &progress,
+            &conn,
+            if args.dry_run {
+                Prepare::ReadOnly
             } else {
-                ui.result(format!(
-                    "{client:<24} {:<7} {n:>8}  {}",
-                    ui.red("FAILED"),
-                    failures[0]
+                Prepare::Build
+            },
+        ))
+    };
+    let first = do_plan()?;
+    // The platform locks (where one is kept: Fly), after the file lock and only when something
+    // is to change: a deploy with nothing to do writes nothing anywhere. Once they are held the
+    // plan is made again, against what another machine's run may have built meanwhile.
+    let held = if args.dry_run || first.plan.is_empty() {
+        super::lock::Held::default()
+    } else {
+        super::lock::take(
+            ctx,
+            &rt,
+            &first.platforms,
+            &format!("deploy {}", ids.join(" ")),
+        )?
+    };
+    let result = (|| -> Result<Outcome> {
+        let planned = if held.is_empty() { first } else { do_plan()? };
+        if let Some(saved) = &saved {
+            saved.check_still_applies(&planned.plan)?;
+        }
+        let clients: Vec<_> = refs.iter().map(|(c, _)| *c).collect();
+        let cost = PlanCost::compute(
+            &ws,
+            &clients,
+            &planned.specs,
+            &planned.observed,
+            &planned.plan,
+        );
+        let ui = &ctx.ui;
+        if !ui.json {
+            print_plan(ui, &planned.plan);
+            note_external(ctx, &refs);
+        }
+        if planned.plan.is_empty() || args.dry_run {
+            let empty = planned.plan.is_empty();
+            if ui.json {
+                output::emit(ui, "deploy", unchanged(planned.plan, Some(cost.json())));
+            } else {
+                ui.result(cost.line());
+            }
+            return Ok(if empty {
+                Outcome::Done
+            } else {
+                Outcome::Changes
+            });
+        }
+        confirm(ctx, args.yes, "Apply these changes?")?;
+        let opts = Options {
+            concurrency: usize::from(args.concurrency),
+            fail_fast: args.fail_fast,
+            wait_timeout: Duration::from_secs(args.wait_timeout),
+        };
+        // In waves: each applied and gated before the next (commands/rollout.rs).
+        let r = &ws.settings.rollout;
+        let from_settings = r.waves.clone().map(|sizes| crate::plan::SavedWaves {
+            sizes,
+            canary: r.canary.clone().unwrap_or_default(),
+            max_failures: r.max_failures.unwrap_or(0),
+        });
+        // --waves, else the waves a saved plan recorded, else the workspace's rollout.
+        let rollout = match &args.waves {
+            Some(w) => Some(crate::plan::SavedWaves {
+                sizes: vec![w.clone()],
+                canary: r.canary.clone().unwrap_or_default(),
+                max_failures: r.max_failures.unwrap_or(0),
+            }),
+            None => saved
+                .as_ref()
+                .and_then(|p| p.waves.clone())
+                .or(from_settings),
+        };
+        if let Some(rollout) = rollout {
+            let sizes = crate::plan::waves::parse_sizes(&rollout.sizes)?;
+            let how = super::rollout::Rollout {
+                sizes: &sizes,
+                canary: &rollout.canary,
+                max_failures: args.max_failures.unwrap_or(rollout.max_failures) as usize,
+            };
+            let clients: Vec<_> = refs.iter().map(|(c, _)| *c).collect();
+            super::rollout::run(
+                ctx, &rt, &ws, &clients, &planned, &source, &progress, &opts, &how,
+            )?;
+            return Ok(Outcome::Done);
+        }
+        let outcome = rt.block_on(execute(
+            &planned.plan,
+            &planned.specs,
+            &planned.observed,
+            &planned.platforms,
+            source.clone(),
+            progress.clone(),
+            &opts,
+        ));
+        if !outcome.failed() {
+            record_tools(ctx, &rt, &ws, &refs, &planned, &outcome.urls, &source)?;
+        }
+
+        // One line per client: ok, or what failed.
+        let ui = &ctx.ui;
+        let rows = outcome.per_client(&planned.plan, &planned.specs);
+        let failed_clients = rows.iter().filter(|r| !r.ok()).count();
+        if ui.json {
+            let results = rows
+                .iter()
+                .map(|r| ClientResultRecord {
+                    client: r.client.clone(),
+                    ok: r.ok(),
+                    changes: r.changes,
+                    failures: r.failures.clone(),
+                    librechat: r.librechat.clone(),
+                    services: r
+                        .services
+                        .iter()
+                        .map(|(key, url)| ServiceUrl {
+                            key: key.clone(),
+                            url: url.clone(),
+                        })
+                        .collect(),
+                })
+                .collect();
+            let body = DeployOutput {
+                plan: planned.plan.clone(),
+                changed: true,
+                results,
+                cost: Some(cost.json()),
+            };
+            output::emit(ui, "deploy", body);
+        } else {
+            ui.result("");
+            let mut table = Table::new(&[
+                ("CLIENT", Align::Left),
+                ("RESULT", Align::Left),
+                ("CHANGES", Align::Right),
+                ("DETAIL", Align::Left),
+            ]);
+            for r in &rows {
+                let (client, n) = (r.client.clone(), r.changes.to_string());
+                if r.failures.is_empty() {
+                    let lc = r.librechat.clone().unwrap_or_else(|| "-".into());
+                    table.row(vec![client, ui.green("ok"), n, format!("LibreChat {lc}")]);
+                    // Service URLs: detail that --quiet drops.
+                    if !ui.quiet {
+                        for (k, u) in &r.services {
+                            let cells = vec![String::new(), String::new(), String::new()];
+                            table.row([cells, vec![format!("  {k}: {u}")]].concat());
+                        }
+                    }
+                } else {
+                    table.row(vec![client, ui.red("FAILED"), n, r.failures[0].clone()]);
+                    for f in &r.failures[1..] {
+                        table.row(vec![String::new(), String::new(), String::new(), f.clone()]);
+                    }
+                }
+            }
+            ui.table(&table);
+            ui.say("");
+            if let Some(dir) = local_config_dir(&ws, &planned.plan) {
+                ui.say(format!(
+                    "LibreChat compose projects (0600, contain secrets): {dir}/<client>/"
                 ));
-                for f in &failures[1..] {
-                    ui.result(format!("{:<24} {:<7} {:>8}  {f}", "", "", ""));
+            }
+            ui.result(cost.line());
+            // Last: what a person runs to start LibreChat where Docker did not answer.
+            for a in planned.plan.actions.iter().filter(|a| {
+                a.key.is_librechat() && a.platform == PlatformName::Local && a.op != Op::Delete
+            }) {
+                if let Some(cmd) = crate::platform::local::start_command(&ws, &a.key.owner) {
+                    ui.result(format!(
+                        "LibreChat of {} is config-only (Docker does not answer); start it with:",
+                        a.key.owner
+                    ));
+                    ui.result(format!("  {cmd}"));
                 }
             }
         }
-        if let Some(dir) = local_config_dir(&ws, &planned.plan) {
-            ui.say(format!(
-                "Resolved LibreChat configs (0600, contain secrets): {dir}/<client>/"
-            ));
+        if failed_clients > 0 || outcome.failed() {
+            return Err(Error::new(format!(
+                "{failed_clients} of {} client(s) failed",
+                rows.len()
+            )));
         }
-    }
-    if failed_clients > 0 || outcome.failed() {
-        return Err(Error::new(format!(
-            "{failed_clients} of {} client(s) failed",
-            rows.len()
-        )));
-    }
-    Ok(Outcome::Done)
+        Ok(Outcome::Done)
+    })();
+    held.release(ctx, &rt);
+    result
 }
 
 fn local_config_dir(ws: &crate::workspace::Workspace, plan: &Plan) -> Option<String> {
     plan.actions
         .iter()
-        .any(|a| {
-            a.key.is_librechat()
-                && a.platform == crate::workspace::PlatformName::Local
-                && a.op != Op::Delete
-        })
+        .any(|a| a.key.is_librechat() && a.platform == PlatformName::Local && a.op != Op::Delete)
         .then(|| ws.relative(&ws.state_dir()).display().to_string())
 }
 
-/// A saved plan applies only while nothing it was computed from has moved.
-fn check_saved(saved: &Plan, now: &Plan) -> Result<()> {
-    if saved.inputs_digest != now.inputs_digest {
-        return Err(Error::new("the saved plan is out of date: the configuration, templates, manifests or secrets changed since it was made")
-            .hint("run `scalewize diff --out <file>` again, review it, then deploy that plan"));
-    }
-    if saved.observed_digest != now.observed_digest {
-        return Err(Error::new(
-            "the saved plan is out of date: what is live changed since it was made",
-        )
-        .hint("run `scalewize diff --out <file>` again, review it, then deploy that plan"));
-    }
-    if saved.actions != now.actions {
-        return Err(
-            Error::new("the saved plan no longer matches what deploy would do")
-                .hint("run `scalewize diff --out <file>` again"),
-        );
+/// After a successful apply: what the changed services serve now goes into each client's
+/// `tools.lock.json` (see `tool_lock::record_after_deploy`), probed at the URLs the run ended
+/// with (no second observe). A service that cannot be reached from here is not recorded.
+fn record_tools(
+    ctx: &Ctx,
+    rt: &tokio::runtime::Runtime,
+    ws: &crate::workspace::Workspace,
+    refs: &[(&crate::workspace::Client, &crate::render::Rendered)],
+    planned: &crate::plan::planner::Planned,
+    urls: &std::collections::BTreeMap<crate::model::ServiceKey, String>,
+    source: &Arc<dyn crate::secrets::SecretSource>,
+) -> Result<()> {
+    let applied: std::collections::BTreeSet<_> = planned
+        .plan
+        .actions
+        .iter()
+        .filter(|a| a.op != Op::Delete)
+        .map(|a| a.key.clone())
+        .collect();
+    let targets: Vec<_> = planned
+        .specs
+        .values()
+        .filter(|s| s.kind == crate::model::ServiceKind::Mcp && applied.contains(&s.key))
+        .filter_map(|s| Some((s, urls.get(&s.key)?.clone())))
+        .collect();
+    let clients: Vec<_> = refs.iter().map(|(c, _)| *c).collect();
+    let ids: Vec<String> = clients.iter().map(|c| c.id.clone()).collect();
+    let probes = super::probes::probe_all(ctx, rt, targets, Some(source), &clients);
+    for p in super::tool_lock::record_after_deploy(ws, &ids, &planned.specs, &probes, &applied)? {
+        ctx.ui.say(format!(
+            "recorded the tools served in {}",
+            ws.relative(&p).display()
+        ));
     }
     Ok(())
+}
+
+/// The output of a deploy that applied nothing (nothing to do, or `--dry-run`).
+fn unchanged(plan: Plan, cost: Option<serde_json::Value>) -> DeployOutput {
+    DeployOutput {
+        plan,
+        changed: false,
+        results: Vec::new(),
+        cost,
+    }
 }

@@ -1,17 +1,22 @@
 //! `scalewize diff`: what would change, grouped by client. The generated-files layer compares
 //! an in-memory render with the disk.
 
-use serde_json::json;
 use similar::{ChangeTag, TextDiff};
 
+use super::cost::PlanCost;
+use super::output::{
+    self, ChangedSince, Counts, DiffClient, DiffLayer, DiffOutput, DiffSummary, FileRecord,
+    PlatformCounts,
+};
 use super::session::{connection, runtime, secrets};
 use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all};
-use crate::apply::progress::Progress;
 use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
-use crate::plan::prepare::plan;
+use crate::model::Op;
+use crate::plan::planner::{Prepare, plan};
 use crate::plan::print_plan;
-use crate::render::FileChange;
+use crate::render::{FileChange, FileStatus};
+use crate::ui::Progress;
 use crate::ui::Ui;
 
 pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
@@ -35,9 +40,9 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
     let ui = &ctx.ui;
     ui.diagnostics(&diags, Some(&ws.root));
 
-    let (mut create, mut update, mut delete) = (0, 0, 0);
+    let mut files = Counts::default();
     let mut clients_json = Vec::new();
-    let mut with_changes = 0;
+    let mut with_changes = std::collections::BTreeSet::new();
     for (id, r) in &results {
         let (_, rendered) = r.as_ref().expect("checked above");
         let changes: Vec<FileChange> = rendered
@@ -46,27 +51,39 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
             .filter(FileChange::is_change)
             .collect();
         if !changes.is_empty() {
-            with_changes += 1;
+            with_changes.insert(id.clone());
         }
         let mut files_json = Vec::new();
         if !changes.is_empty() || ui.verbose > 0 {
             ui.say(ui.bold(id));
         }
         for c in &changes {
-            match c.status() {
-                "create" => create += 1,
-                "delete" => delete += 1,
-                _ => update += 1,
+            let action = match c.status() {
+                FileStatus::Create => Op::Create,
+                FileStatus::Delete => Op::Delete,
+                _ => Op::Update,
+            };
+            match action {
+                Op::Create => files.create += 1,
+                Op::Update => files.update += 1,
+                Op::Delete => files.delete += 1,
             }
             let rel = ws.relative(&c.path).display().to_string();
             let diff = unified(c, &rel);
-            print_change(ui, c, &rel, &diff);
-            files_json.push(json!({"path": rel, "action": c.status(), "diff": diff}));
+            print_change(ui, c, &rel);
+            files_json.push(FileRecord {
+                path: rel,
+                action,
+                diff,
+            });
         }
         if changes.is_empty() && ui.verbose > 0 {
             ui.say("  no changes");
         }
-        clients_json.push(json!({"client": id, "files": files_json}));
+        clients_json.push(DiffClient {
+            client: id.clone(),
+            files: files_json,
+        });
     }
     let mut deleted = Vec::new();
     if let Some((reference, affected)) = &changed_since {
@@ -89,6 +106,8 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
     }
     // The platform layer: live state against the desired state, secrets by fingerprint.
     let mut platform_plan = None;
+    let mut tool_drift = Vec::new();
+    let mut plan_cost: Option<PlanCost> = None;
     if !args.local {
         let refs: Vec<_> = results
             .iter()
@@ -108,51 +127,108 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
             source.as_ref(),
             &progress,
             &conn,
+            Prepare::ReadOnly,
         ))?;
         if !ui.json {
             print_plan(ui, &planned.plan);
         }
         if let Some(out) = &args.out {
-            let text = serde_json::to_string_pretty(&planned.plan)
-                .map_err(|e| Error::new(e.to_string()))?;
-            crate::render::write_atomic(out, text.as_bytes(), None)?;
+            // The workspace's rollout goes with the plan: `deploy --plan` follows its waves.
+            let mut saved = planned.plan.clone();
+            let r = &ws.settings.rollout;
+            saved.waves = r.waves.clone().map(|sizes| crate::plan::SavedWaves {
+                sizes,
+                canary: r.canary.clone().unwrap_or_default(),
+                max_failures: r.max_failures.unwrap_or(0),
+            });
+            let text =
+                serde_json::to_string_pretty(&saved).map_err(|e| Error::new(e.to_string()))?;
+            crate::fs::write_atomic(out, text.as_bytes(), None)?;
             ui.note(format!(
                 "saved the plan to {}; apply exactly it with `scalewize deploy --plan {}`",
                 out.display(),
                 out.display()
             ));
         }
+        // The tools layer: what running services serve against each client's tools.lock.json.
+        let clients: Vec<_> = refs.iter().map(|(c, _)| *c).collect();
+        let targets = super::probes::running(planned.specs.values(), &planned.observed);
+        let probes = super::probes::probe_all(ctx, &rt, targets, Some(&source), &clients);
+        tool_drift = super::tool_lock::drift(&ws, &ids, &planned.specs, &probes)?;
+        if !ui.json {
+            for line in tool_drift.iter().flat_map(|d| d.lines(&ui.yellow("~"))) {
+                ui.say(line);
+            }
+        }
+        plan_cost = Some(PlanCost::compute(
+            &ws,
+            &clients,
+            &planned.specs,
+            &planned.observed,
+            &planned.plan,
+        ));
         platform_plan = Some(planned.plan);
     }
-    let pending = create
-        + update
-        + delete
-        + deleted.len()
-        + platform_plan.as_ref().map_or(0, |p| p.actions.len());
+    if let Some(p) = &platform_plan {
+        for a in &p.actions {
+            with_changes.extend(a.clients.iter().filter(|c| ids.contains(c)).cloned());
+            if ids.contains(&a.key.owner) {
+                with_changes.insert(a.key.owner.clone());
+            }
+        }
+    }
+    let with_changes = with_changes.len();
+    let pc = |op| platform_plan.as_ref().map_or(0, |p| p.count(op));
+    let summary = DiffSummary {
+        create: files.create + pc(Op::Create),
+        update: files.update + pc(Op::Update),
+        delete: files.delete + pc(Op::Delete),
+        platform: platform_plan.as_ref().map(PlatformCounts::of),
+        secrets: platform_plan.as_ref().map_or(0, |p| {
+            p.actions
+                .iter()
+                .flat_map(|a| &a.changes)
+                .filter(|c| c.is_secret())
+                .count()
+        }),
+        clients: ids.len(),
+        tools: tool_drift.len(),
+        clients_with_changes: with_changes,
+        files,
+    };
+    let pending =
+        summary.create + summary.update + summary.delete + deleted.len() + tool_drift.len();
+    if ui.github {
+        let md = step_summary(&clients_json, platform_plan.as_ref(), &deleted);
+        if let Err(e) = crate::ui::github::append_summary(&md) {
+            ui.warn(format!("could not write the GitHub step summary: {e}"));
+        }
+    }
     if args.json {
-        let mut out = json!({
-            "version": 1,
-            "layer": if args.local { "files" } else { "files+platforms" },
-            "clients": clients_json,
-            "summary": {"create": create, "update": update, "delete": delete, "clients": ids.len(), "clients_with_changes": with_changes},
-        });
-        if let Some(p) = &platform_plan {
-            out["plan"] = serde_json::to_value(p).unwrap_or_default();
-        }
-        if let Some((reference, affected)) = &changed_since {
-            out["changed_since"] = json!({
-                "ref": reference,
-                "clients": affected.clients.keys().collect::<Vec<_>>(),
-                "deleted_clients": deleted,
-            });
-        }
-        ui.json_out(&out);
+        let body = DiffOutput {
+            layer: if args.local {
+                DiffLayer::Files
+            } else {
+                DiffLayer::FilesAndPlatforms
+            },
+            clients: clients_json,
+            plan: platform_plan,
+            changed_since: changed_since.map(|(reference, affected)| ChangedSince {
+                reference,
+                clients: affected.clients.keys().cloned().collect(),
+                deleted_clients: deleted.clone(),
+            }),
+            tools: tool_drift,
+            cost: plan_cost.as_ref().map(|c| c.json()),
+            summary,
+        };
+        output::emit(ui, "diff", body);
     } else {
         ui.result(format!(
             "Files: {} to create, {} to update, {} to delete ({} client(s), {} with changes{}).",
-            create,
-            update,
-            delete,
+            summary.files.create,
+            summary.files.update,
+            summary.files.delete,
             ids.len(),
             with_changes,
             if deleted.is_empty() {
@@ -161,6 +237,9 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
                 format!(", {} deleted", deleted.len())
             }
         ));
+        if let Some(c) = &plan_cost {
+            ui.result(c.line());
+        }
     }
     Ok(if args.detailed_exitcode && pending > 0 {
         Outcome::Changes
@@ -179,10 +258,10 @@ fn unified(c: &FileChange, rel: &str) -> String {
         .to_string()
 }
 
-fn print_change(ui: &Ui, c: &FileChange, rel: &str, diff: &str) {
+fn print_change(ui: &Ui, c: &FileChange, rel: &str) {
     let (sym, label) = match c.status() {
-        "create" => (ui.green("+"), "create"),
-        "delete" => (ui.red("-"), "delete"),
+        FileStatus::Create => (ui.green("+"), "create"),
+        FileStatus::Delete => (ui.red("-"), "delete"),
         _ => (ui.yellow("~"), "update"),
     };
     ui.say(format!("  {sym} {rel} ({label})"));
@@ -204,5 +283,55 @@ fn print_change(ui: &Ui, c: &FileChange, rel: &str, diff: &str) {
             ui.say(format!("    {text}"));
         }
     }
-    let _ = diff;
+}
+
+/// The plan as Markdown for GitHub's step summary: generated files (with their diffs folded),
+/// then the platform plan.
+fn step_summary(
+    clients: &[DiffClient],
+    plan: Option<&crate::plan::Plan>,
+    deleted: &[String],
+) -> String {
+    use crate::ui::github::cell;
+    let mut md = String::from("### scalewize plan\n\n");
+    let files: Vec<(&str, &FileRecord)> = clients
+        .iter()
+        .flat_map(|c| c.files.iter().map(move |f| (c.client.as_str(), f)))
+        .collect();
+    if files.is_empty() {
+        md.push_str("Generated files: up to date.\n\n");
+    } else {
+        md.push_str("| client | generated file | action |\n|---|---|---|\n");
+        for (client, f) in &files {
+            let action = match f.action {
+                Op::Create => "create",
+                Op::Update => "update",
+                Op::Delete => "delete",
+            };
+            md.push_str(&format!(
+                "| {} | `{}` | {action} |\n",
+                cell(client),
+                cell(&f.path)
+            ));
+        }
+        md.push_str("\n<details><summary>diffs of the generated files</summary>\n\n```diff\n");
+        for (_, f) in &files {
+            // A fence inside a diff would end the block early.
+            md.push_str(&f.diff.replace("```", "`\u{200b}``"));
+        }
+        md.push_str("```\n\n</details>\n\n");
+    }
+    for d in deleted {
+        md.push_str(&format!(
+            "- `{}` was deleted: its platform resources remain until `scalewize destroy {}`\n",
+            cell(d),
+            cell(d)
+        ));
+    }
+    match plan {
+        Some(p) => md.push_str(&crate::plan::plan_markdown(p)),
+        None => md.push_str("Platforms were not compared (`--local`).\n"),
+    }
+    md.push('\n');
+    md
 }

@@ -1,14 +1,25 @@
 //! One file per subcommand; each orchestrates the library and reports. No business rules here.
 
+pub mod cost;
 mod deploy;
 mod destroy;
 mod diff;
+mod doctor;
+mod export;
+mod lock;
 mod logs;
 mod new;
+mod new_server;
+pub mod output;
+mod probes;
 mod render;
+mod rollout;
 pub mod secret;
+mod secret_input;
 mod session;
+pub mod shell;
 mod status;
+mod tool_lock;
 mod validate;
 
 use std::path::PathBuf;
@@ -31,6 +42,8 @@ pub enum Outcome {
 pub struct Ctx {
     pub ui: Ui,
     pub dir: PathBuf,
+    /// How long a writing command waits for the workspace lock (`--lock-timeout`).
+    pub lock_timeout: std::time::Duration,
     root: OnceLock<PathBuf>,
 }
 
@@ -39,8 +52,21 @@ impl Ctx {
         Ctx {
             ui,
             dir,
+            lock_timeout: std::time::Duration::from_secs(crate::lock::DEFAULT_TIMEOUT_SECS),
             root: OnceLock::new(),
         }
+    }
+    /// Take the workspace lock for a writing command (see `lock`), telling the user while it
+    /// waits. `command` is written beside the lock for other runs to see: never a value.
+    pub fn lock(&self, ws: &Workspace, command: &str) -> Result<crate::lock::Guard> {
+        let ui = &self.ui;
+        crate::lock::acquire(
+            &ws.root,
+            crate::lock::WORKSPACE_LOCK,
+            command,
+            self.lock_timeout,
+            &|m| ui.note(m),
+        )
     }
     pub fn workspace(&self) -> Result<Workspace> {
         let ws = Workspace::discover(&self.dir)?;
@@ -59,11 +85,17 @@ pub fn dispatch(ctx: &mut Ctx, cli: Cli) -> Result<Outcome> {
         Command::Render(a) => render::run(ctx, a),
         Command::Validate(a) => validate::run(ctx, a),
         Command::Diff(a) => diff::run(ctx, a),
+        Command::Cost(a) => cost::run(ctx, a),
         Command::Secret(a) => secret::run(ctx, a),
         Command::Deploy(a) => deploy::run(ctx, a),
         Command::Status(a) => status::run(ctx, a),
         Command::Destroy(a) => destroy::run(ctx, a),
         Command::Logs(a) => logs::run(ctx, a),
+        Command::Doctor(a) => doctor::run(ctx, a),
+        Command::Export(a) => export::run(ctx, a),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man => shell::man(),
+        Command::Lock(a) => lock::run(ctx, a),
         Command::Supervise { record } => {
             let code = crate::platform::local::supervisor::supervise(&record);
             std::process::exit(code);

@@ -4,15 +4,22 @@
 use super::{Ctx, Outcome};
 use crate::cli::NewArgs;
 use crate::error::{Error, Result};
-use crate::render::env_plan::{set_command, store_path};
 use crate::render::{self, Renderer};
 use crate::secrets;
+use crate::secrets::{set_command, store_path};
 use crate::workspace::naming;
 
 pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
-    let id = args.client.as_str();
+    if let Some(slug) = &args.server {
+        return super::new_server::run(ctx, slug, args.for_client.as_deref());
+    }
+    let id = args
+        .client
+        .as_deref()
+        .expect("clap requires a client without --server");
     naming::check_client_id(id).map_err(|e| Error::new(e).hint("nothing was created"))?;
     let ws = ctx.workspace()?;
+    let _lock = ctx.lock(&ws, &format!("new {id}"))?;
     let dir = ws.client_dir(id);
     if dir.exists() {
         return Err(Error::new(format!(
@@ -66,14 +73,14 @@ pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
             .path()
             .join(path.strip_prefix(&dir).expect("inside the client folder"))
     };
-    render::write_atomic(&stage(&client.file), text.as_bytes(), None)?;
+    crate::fs::write_atomic(&stage(&client.file), text.as_bytes(), None)?;
     for f in &rendered.files {
-        render::write_atomic(&stage(&f.path), f.content.as_bytes(), None)?;
+        crate::fs::write_atomic(&stage(&f.path), f.content.as_bytes(), None)?;
     }
     let mut shared_files = Vec::new();
     for s in staged_secrets {
         if s.path.starts_with(&dir) {
-            render::write_atomic(&stage(&s.path), s.content.as_bytes(), None)?;
+            crate::fs::write_atomic(&stage(&s.path), s.content.as_bytes(), None)?;
             store.remember_staged(s);
         } else {
             shared_files.push(s);
@@ -88,22 +95,22 @@ pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
         Error::io("create", &dir, e)
     })?;
 
+    // Deploying it will write secrets under .scalewize/: keep them out of git from the start.
+    let ignored_now = ws.ensure_state_ignored()?;
     let ui = &ctx.ui;
     ui.say(format!("{} client `{id}` ({name:?})", ui.green("created")));
+    if ignored_now {
+        ui.say(format!(
+            "  .gitignore now ignores {}/ (local state, resolved secrets)",
+            crate::workspace::STATE_DIR
+        ));
+    }
     ui.say(format!("  {}", ws.relative(&client.file).display()));
     for f in &rendered.files {
         ui.say(format!("  {}", ws.relative(&f.path).display()));
     }
-    for (g, _) in &generated {
-        ui.say(format!(
-            "  {} {} ({}) in {}",
-            ui.green("generated"),
-            g.r.name,
-            g.purpose,
-            store_path(&g.r.scope)
-        ));
-    }
-    let missing: Vec<_> = secrets::needs(&ws, &client)
+    say_generated(ui, generated.iter().map(|(g, _)| g));
+    let missing: Vec<_> = crate::render::needs(&client)
         .into_iter()
         .filter(|n| !store.contains(&n.r).unwrap_or(true))
         .collect();
@@ -124,4 +131,20 @@ pub fn run(ctx: &mut Ctx, args: NewArgs) -> Result<Outcome> {
         ws.relative(&client.file).display()
     ));
     Ok(Outcome::Done)
+}
+
+/// One line per secret `new` generated: its name, what it is for, and the store it went to.
+pub(super) fn say_generated<'a>(
+    ui: &crate::ui::Ui,
+    generated: impl Iterator<Item = &'a secrets::generate::Generatable>,
+) {
+    for g in generated {
+        ui.say(format!(
+            "  {} {} ({}) in {}",
+            ui.green("generated"),
+            g.r.name,
+            g.purpose,
+            store_path(&g.r.scope)
+        ));
+    }
 }

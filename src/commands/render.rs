@@ -3,11 +3,17 @@
 use super::{Ctx, Outcome, collect_diagnostics, load_and_render_all, parallel_map};
 use crate::cli::RenderArgs;
 use crate::error::{Error, Result};
-use crate::render::FileChange;
+use crate::render::{FileChange, FileStatus};
 
 pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let ids = ws.select(&args.selection.clients, args.selection.all, true)?;
+    // `--check` writes nothing, so it needs no lock.
+    let _lock = if args.check {
+        None
+    } else {
+        Some(ctx.lock(&ws, &format!("render {}", ids.join(" ")))?)
+    };
     let results = load_and_render_all(&ws, &ids);
     let diags = collect_diagnostics(&results);
     let ui = &ctx.ui;
@@ -51,12 +57,12 @@ pub fn run(ctx: &mut Ctx, args: RenderArgs) -> Result<Outcome> {
             if args.check {
                 ui.result(format!(
                     "{} {rel}",
-                    ui.yellow(&format!("would {}", change.status()))
+                    ui.yellow(&format!("would {}", change.status().as_str()))
                 ));
             } else {
                 let verb = match change.status() {
-                    "create" => ui.green("created"),
-                    "delete" => ui.red("removed"),
+                    FileStatus::Create => ui.green("created"),
+                    FileStatus::Delete => ui.red("removed"),
                     _ => ui.yellow("updated"),
                 };
                 ui.say(format!("{verb} {rel}"));

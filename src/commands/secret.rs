@@ -2,19 +2,19 @@
 //! Values come from stdin (or a hidden prompt), never from argv, and are never printed:
 //! reports show names, owners and fingerprints.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Write;
 
-use serde_json::json;
-
+use super::secret_input::read_value;
 use super::{Ctx, Outcome};
 use crate::cli::{
     KeygenArgs, SecretArgs, SecretClientArgs, SecretCommand, SecretListArgs, SecretNameArgs,
     SecretReencryptArgs, SecretSetArgs,
 };
 use crate::error::{Error, Result};
-use crate::render::env_plan::{SecretRef, SecretScope, store_path};
+use crate::render::Listing;
 use crate::secrets::{
-    self, Listing, Secret, SecretStore, Source, generate, is_secret_name, override_var,
+    self, Secret, SecretRef, SecretScope, SecretStore, Source, generate, is_secret_name,
+    override_var, store_path,
 };
 use crate::workspace::{Client, DEFAULT_CLIENT, Workspace, naming};
 
@@ -79,6 +79,17 @@ fn target(ws: &Workspace, client: &str, user: Option<&str>, name: &str) -> Resul
         name: name.to_string(),
         scope,
     })
+}
+
+/// What this run is called in the lock's holder note: validated ids and the name, never a value.
+fn lock_label(verb: &str, r: &SecretRef) -> String {
+    match &r.scope {
+        SecretScope::Client(c) => format!("secret {verb} {c} {}", r.name),
+        SecretScope::Shared => format!("secret {verb} default {}", r.name),
+        SecretScope::User { client, user } => {
+            format!("secret {verb} {client} --user {user} {}", r.name)
+        }
+    }
 }
 
 /// `MONGO_URI for client-a`, `TOKEN for client-c user alice`, `X in the shared store`.
@@ -148,12 +159,16 @@ fn set(ctx: &mut Ctx, args: SecretSetArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let r = target(&ws, &a.client, a.user.as_deref(), &a.name)?;
     refuse_fingerprint_key(&r, "set")?;
+    // Before the store is read: a concurrent writer's line must not be lost.
+    let _lock = ctx.lock(&ws, &lock_label("set", &r))?;
     let store = open_store(ctx, &ws)?;
     secrets::parse_recipients(&ws.settings.recipients)?;
     store.check_identity()?;
+    store.check_writable(&r)?;
     let value = read_value(&r.name)?;
     let own = store.locate_stored(&r)?.filter(|f| !f.inherited(&r));
-    if own.is_some() && store.get_stored(&r)?.as_ref() == Some(&value) {
+    // A stored value that no longer decrypts (moved, damaged) is simply replaced: that is its fix.
+    if own.is_some() && store.get_stored(&r).ok().flatten().as_ref() == Some(&value) {
         let fp = store.fingerprint(&r.name, &value)?;
         ctx.ui.result(format!(
             "{} unchanged: {fp}; nothing was written",
@@ -194,6 +209,7 @@ fn rm(ctx: &mut Ctx, a: SecretNameArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let r = target(&ws, &a.client, a.user.as_deref(), &a.name)?;
     refuse_fingerprint_key(&r, "removed")?;
+    let _lock = ctx.lock(&ws, &lock_label("rm", &r))?;
     let store = open_store(ctx, &ws)?;
     if store.remove(&r)? {
         ctx.ui.result(format!(
@@ -259,7 +275,7 @@ fn list(ctx: &mut Ctx, a: SecretListArgs) -> Result<Outcome> {
             }
         }
     };
-    let listing = secrets::list(&store, &ws, &a.client, a.user.as_deref(), client.as_ref())
+    let listing = crate::render::list(&store, &a.client, a.user.as_deref(), client.as_ref())
         .map_err(|e| Error {
             message: format!(
                 "{} (`secret list` shows fingerprints, which need the workspace key in client-configs/default/secrets.env, so it needs the identity)",
@@ -268,13 +284,13 @@ fn list(ctx: &mut Ctx, a: SecretListArgs) -> Result<Outcome> {
             ..e
         })?;
     if a.json {
-        ctx.ui.json_out(&json!({
-            "version": 1,
-            "store": a.client,
-            "user": a.user,
-            "secrets": listing.secrets,
-            "missing": listing.missing,
-        }));
+        let body = super::output::SecretListOutput {
+            store: a.client.clone(),
+            user: a.user.clone(),
+            secrets: listing.secrets.iter().map(Into::into).collect(),
+            missing: listing.missing.iter().map(Into::into).collect(),
+        };
+        super::output::emit(&ctx.ui, "secret list", body);
         return Ok(Outcome::Done);
     }
     print_listing(ctx, &a, &listing);
@@ -293,7 +309,7 @@ fn print_listing(ctx: &Ctx, a: &SecretListArgs, listing: &Listing) {
                 .unwrap_or_default()
         ));
     } else {
-        let source = |r: &secrets::Row| match r.source {
+        let source = |r: &crate::render::Row| match r.source {
             "override" => format!("override ({})", r.from),
             _ => r.source.to_string(),
         };
@@ -354,6 +370,7 @@ fn generatable(ws: &Workspace, id: &str) -> Result<Vec<generate::Generatable>> {
 fn generate_cmd(ctx: &mut Ctx, a: SecretClientArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     check_store_id(&ws, &a.client)?;
+    let _lock = ctx.lock(&ws, &format!("secret generate {}", a.client))?;
     let list = generatable(&ws, &a.client)?;
     let store = open_store(ctx, &ws)?;
     let missing = generate::missing(&store, &list)?;
@@ -391,8 +408,10 @@ fn rotate(ctx: &mut Ctx, a: SecretNameArgs) -> Result<Outcome> {
     let list = generatable(&ws, &a.client)?;
     let g = generate::find(&list, &r)?;
     secrets::parse_recipients(&ws.settings.recipients)?;
+    let _lock = ctx.lock(&ws, &lock_label("rotate", &r))?;
     let store = open_store(ctx, &ws)?;
     store.check_identity()?;
+    store.check_writable(&r)?;
     let old = store.get_stored(&r)?;
     let old_fp = match &old {
         Some(v) if r.name != secrets::FINGERPRINT_KEY => {
@@ -444,6 +463,7 @@ fn reencrypt(ctx: &mut Ctx, a: SecretReencryptArgs) -> Result<Outcome> {
     };
     ids.dedup();
     secrets::parse_recipients(&ws.settings.recipients)?;
+    let _lock = ctx.lock(&ws, "secret reencrypt")?;
     let store = open_store(ctx, &ws)?;
     // Decrypt everything first: one value that cannot be decrypted leaves every file unchanged.
     let mut staged = Vec::new();
@@ -507,87 +527,4 @@ fn keygen(ctx: &mut Ctx, a: KeygenArgs) -> Result<Outcome> {
         ));
     }
     Ok(Outcome::Done)
-}
-
-/// The value to store: stdin, or a hidden prompt (asked twice) on a terminal.
-fn read_value(name: &str) -> Result<Secret> {
-    let stdin = std::io::stdin();
-    let value = if stdin.is_terminal() {
-        let first = prompt_hidden(&format!("Value for {name} (input hidden): "))?;
-        let again = prompt_hidden("Again, to confirm: ")?;
-        if first != again {
-            return Err(Error::new("the two entries differ; nothing was written"));
-        }
-        first
-    } else {
-        let mut buf = Vec::new();
-        stdin
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::new(format!("cannot read the value from stdin: {e}")))?;
-        let text = match String::from_utf8(buf) {
-            Ok(t) => t,
-            Err(e) => {
-                let mut b = e.into_bytes();
-                b.iter_mut().for_each(|x| *x = 0);
-                return Err(Error::new(format!(
-                    "the value for {name} on stdin is not UTF-8 text; nothing was written"
-                )));
-            }
-        };
-        let mut v = Secret::new(text);
-        let trimmed = v
-            .expose()
-            .strip_suffix('\n')
-            .map(|s| s.strip_suffix('\r').unwrap_or(s));
-        if let Some(t) = trimmed {
-            v = Secret::new(t);
-        }
-        v
-    };
-    if value.is_empty() {
-        return Err(Error::new(format!(
-            "no value for {name} on stdin; nothing was written"
-        ))
-        .hint(format!(
-            "pipe it in: scalewize secret set <client> {name} < value.txt (empty values are refused; `secret rm` removes one)"
-        )));
-    }
-    Ok(value)
-}
-
-/// Read one line from the terminal with echo off (stdin is a TTY).
-fn prompt_hidden(prompt: &str) -> Result<Secret> {
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{prompt}");
-    let _ = err.flush();
-    let fd = libc::STDIN_FILENO;
-    // SAFETY: termios is plain data; tcgetattr fills it for a valid terminal fd.
-    let mut term: libc::termios = unsafe { std::mem::zeroed() };
-    if unsafe { libc::tcgetattr(fd, &mut term) } != 0 {
-        return Err(Error::new("cannot switch off echo on this terminal")
-            .hint("pipe the value in instead: scalewize secret set <client> NAME < value.txt"));
-    }
-    let original = term;
-    term.c_lflag &= !libc::ECHO;
-    term.c_lflag |= libc::ECHONL;
-    // SAFETY: same fd, a termios derived from the one the terminal gave us.
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
-    struct Restore(libc::termios);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            // SAFETY: restores the settings read above.
-            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.0) };
-        }
-    }
-    let _restore = Restore(original);
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| Error::new(format!("cannot read from the terminal: {e}")))?;
-    let v = Secret::new(line.trim_end_matches(['\n', '\r']));
-    // Overwrite the buffer before it is freed.
-    // SAFETY: zero bytes keep the String valid UTF-8.
-    unsafe { line.as_bytes_mut().iter_mut().for_each(|b| *b = 0) };
-    Ok(v)
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::plan::SecretSource;
-use crate::render::{Rendered, SecretRef};
-use crate::secrets::Secret;
+use crate::render::Rendered;
+use crate::secrets::SecretSource;
 use crate::workspace::{Client, Workspace};
 
 /// Load and render `ids`; refuse when the committed generated files differ from the render,
@@ -40,13 +39,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Secrets for one run: the encrypted store (with its `SCALEWIZE_SECRET_…` overrides).
 pub fn secrets(ctx: &Ctx, ws: &Workspace) -> Result<Arc<dyn SecretSource>> {
-    Ok(Arc::new(StoreSource {
-        store: super::secret::open_store(ctx, ws)?,
-    }))
-}
-
-struct StoreSource {
-    store: crate::secrets::SecretStore,
+    Ok(Arc::new(super::secret::open_store(ctx, ws)?))
 }
 
 /// Debug lines for `-v`…`-vvv`, with every secret value the run has seen masked.
@@ -59,19 +52,6 @@ pub fn connection(ctx: &Ctx, source: &Arc<dyn SecretSource>) -> crate::platform:
                 ui.debug(level, source.redact(line));
             }
         }),
-    }
-}
-
-impl SecretSource for StoreSource {
-    fn value(&self, r: &SecretRef) -> Result<Secret> {
-        self.store.require(r)
-    }
-    fn fingerprint(&self, r: &SecretRef) -> Result<String> {
-        let v = self.store.require(r)?;
-        Ok(self.store.fingerprint(&r.name, &v)?.to_string())
-    }
-    fn redact(&self, text: &str) -> String {
-        self.store.redactor().redact(text)
     }
 }
 
@@ -103,12 +83,20 @@ pub fn confirm(ctx: &Ctx, yes: bool, question: &str) -> Result<()> {
 }
 
 /// The non-interactive rule, checked before any platform call.
-pub fn require_yes_off_terminal(yes: bool, dry_run: bool) -> Result<()> {
-    if yes || dry_run || std::io::stdin().is_terminal() {
+/// `verb` names what would be refused ("deploy", "destroy", "release the lock"); `dry_run` is
+/// `None` when the command has no `--dry-run` to suggest.
+pub fn require_yes_off_terminal(verb: &str, yes: bool, dry_run: Option<bool>) -> Result<()> {
+    if yes || dry_run == Some(true) || std::io::stdin().is_terminal() {
         return Ok(());
     }
-    Err(Error::new("refusing to deploy without confirmation: not running in a terminal, and --yes was not given")
-        .hint("pass --yes to apply non-interactively (CI), or --dry-run to only see the plan"))
+    let hint = match dry_run {
+        Some(_) => "pass --yes to apply non-interactively (CI), or --dry-run to only see the plan",
+        None => "pass --yes to do it non-interactively (CI)",
+    };
+    Err(Error::new(format!(
+        "refusing to {verb} without confirmation: not running in a terminal, and --yes was not given"
+    ))
+    .hint(hint))
 }
 
 /// Nothing is skipped silently: say which servers are external (rendered, never deployed).

@@ -4,18 +4,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde_json::json;
-
+use super::output::{
+    self, ExternalStatus, OrphanRecord, ProbeRecord, ServiceState, ServiceStatus, StatusOutput,
+    StatusSummary,
+};
 use super::session::{connection, runtime, secrets};
 use super::{Ctx, Outcome, load_all};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
+use crate::model::State;
+use crate::model::{SHARED_OWNER, ServiceKind};
 use crate::plan::desired::desired;
-use crate::plan::prepare::observe_all;
-use crate::plan::service::{SHARED_OWNER, ServiceKey, ServiceKind, SpecValue};
-use crate::platform::{Platforms, State};
-use crate::probe::{Probe, probe};
-use crate::workspace::{CredentialMode, USER_ID_HEADER};
+use crate::plan::planner::observe_all;
+use crate::platform::Platforms;
+use crate::ui::{Align, Table};
 
 pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     ctx.ui.json = args.json;
@@ -56,53 +58,9 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
     let observed = rt.block_on(observe_all(&platforms, Some(&owners)))?;
 
     // Probe every running MCP service with the headers LibreChat sends.
-    let mut probes: BTreeMap<ServiceKey, Probe> = BTreeMap::new();
-    rt.block_on(async {
-        let mut tasks = Vec::new();
-        for spec in specs.values().filter(|s| s.kind == ServiceKind::Mcp) {
-            let Some(o) = observed
-                .iter()
-                .find(|o| o.key == spec.key && o.platform == spec.platform)
-            else {
-                continue;
-            };
-            let (Some(url), State::Running) = (o.url.clone(), &o.state) else {
-                continue;
-            };
-            let mut headers = Vec::new();
-            if let (Some(src), Some(SpecValue::Secret(r))) =
-                (&source, spec.env.get("MCP_ACCESS_TOKEN"))
-            {
-                match src.value(r) {
-                    Ok(t) => headers.push((
-                        crate::workspace::ACCESS_TOKEN_HEADER.to_string(),
-                        t.expose().to_string(),
-                    )),
-                    Err(e) => ctx.ui.debug(
-                        1,
-                        format!("{}: no token for the health probe: {}", spec.key, e.message),
-                    ),
-                }
-            }
-            let per_user = selected_refs.iter().any(|(c, _)| {
-                c.servers.iter().any(|s| {
-                    s.slug == spec.key.service && s.credential_mode == CredentialMode::PerUserHeader
-                })
-            });
-            if per_user {
-                headers.push((USER_ID_HEADER.to_string(), "scalewize-status".to_string()));
-            }
-            let key = spec.key.clone();
-            tasks.push(tokio::spawn(async move {
-                (key, probe(&url, &headers, Duration::from_secs(15)).await)
-            }));
-        }
-        for t in tasks {
-            if let Ok((k, p)) = t.await {
-                probes.insert(k, p);
-            }
-        }
-    });
+    let clients: Vec<&crate::workspace::Client> = selected_refs.iter().map(|(c, _)| *c).collect();
+    let targets = super::probes::running(specs.values(), &observed);
+    let probes = super::probes::probe_all(ctx, &rt, targets, source.as_ref(), &clients);
 
     // External servers (a `url`): scalewize does not run them; an HTTP check says whether they answer.
     let mut externals: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
@@ -152,7 +110,7 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
         }
         out
     });
-    let external_rows: Vec<serde_json::Value> = externals
+    let external_rows: Vec<ExternalStatus> = externals
         .iter()
         .map(|(url, (slug, clients))| {
             let (reachable, detail) = match checks.get(url) {
@@ -160,7 +118,13 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
                 Some(Err(e)) => (false, e.clone()),
                 None => (false, "not checked".to_string()),
             };
-            json!({"server": slug, "clients": clients, "url": url, "reachable": reachable, "detail": detail})
+            ExternalStatus {
+                server: slug.clone(),
+                clients: clients.iter().cloned().collect(),
+                url: url.clone(),
+                reachable,
+                detail,
+            }
         })
         .collect();
 
@@ -172,9 +136,10 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
             .iter()
             .find(|o| o.key == spec.key && o.platform == spec.platform);
         let p = probes.get(&spec.key);
-        let (state, detail) = match o {
-            None => ("missing".to_string(), Some("not deployed".to_string())),
-            Some(o) => (o.state.as_str().to_string(), o.detail.clone()),
+        let state = ServiceState::of(o.map(|o| &o.state));
+        let detail = match o {
+            None => Some("not deployed".to_string()),
+            Some(o) => o.detail.clone(),
         };
         let healthy = match (o, p) {
             (Some(o), _) if o.state != State::Running => false,
@@ -182,126 +147,167 @@ pub fn run(ctx: &mut Ctx, args: StatusArgs) -> Result<Outcome> {
             (Some(_), None) => spec.kind == ServiceKind::LibreChat,
             (None, _) => false,
         };
-        if !healthy {
+        // Config-only (local LibreChat without Docker) is never healthy, but it is what deploy
+        // did on purpose, not something down: its detail names the command that starts it.
+        if !healthy && o.is_none_or(|o| o.state != State::ConfigOnly) {
             down += 1;
         }
-        rows.push(json!({
-            "service": spec.key.to_string(),
-            "platform": spec.platform.as_str(),
-            "clients": spec.clients,
-            "url": o.and_then(|o| o.url.clone()),
-            "state": state,
-            "detail": detail,
-            "healthy": healthy,
-            "mcp": p,
-        }));
+        rows.push(ServiceStatus {
+            key: spec.key.clone(),
+            platform: spec.platform,
+            clients: spec.clients.iter().cloned().collect(),
+            url: o.and_then(|o| o.url.clone()),
+            state,
+            detail,
+            healthy,
+            mcp: p.map(ProbeRecord::from),
+        });
     }
+    // The tools served against each client's lock: drift fails status until reviewed.
+    let drift = if args.accept_tools {
+        for p in super::tool_lock::accept(&ws, &ids, &specs, &probes)? {
+            ui.say(format!(
+                "accepted the tools served now into {}",
+                ws.relative(&p).display()
+            ));
+        }
+        Vec::new()
+    } else {
+        super::tool_lock::drift(&ws, &ids, &specs, &probes)?
+    };
     let mut orphans = Vec::new();
     if args.orphans {
         let everything = desired(&ws, &all_refs, args.platform.get())
             .map_err(|ds| Error::from_diagnostics("invalid deploy settings", ds))?;
         let all_live = rt.block_on(observe_all(&platforms, None))?;
         for o in crate::plan::orphans(&everything, all_live) {
-            orphans.push(json!({"service": o.key.to_string(), "platform": o.platform.as_str(), "url": o.url, "state": o.state.as_str()}));
+            orphans.push(OrphanRecord {
+                key: o.key,
+                platform: o.platform,
+                url: o.url,
+                state: o.state,
+            });
         }
     }
+    let summary = StatusSummary {
+        services: rows.len(),
+        down,
+    };
     if ui.json {
-        ui.json_out(&json!({"services": rows, "external": external_rows, "orphans": if args.orphans { Some(&orphans) } else { None }, "summary": {"services": rows.len(), "down": down}}));
+        let body = StatusOutput {
+            services: rows,
+            external: external_rows,
+            orphans: args.orphans.then_some(orphans),
+            summary,
+            tools_drift: drift.clone(),
+        };
+        output::emit(ui, "status", body);
     } else {
-        ui.result(format!(
-            "{:<38} {:<8} {:<10} {:<18} {}",
-            "SERVICE", "PLATFORM", "STATE", "MCP", "URL"
-        ));
-        for r in &rows {
-            let state = r["state"].as_str().unwrap_or_default();
-            let state_col = if r["healthy"].as_bool() == Some(true) {
-                ui.green(state)
-            } else {
-                ui.red(state)
-            };
-            let mcp = match r["mcp"].as_object() {
-                Some(m) if m["ok"].as_bool() == Some(true) => {
-                    format!("{} tools, {} ms", m["tools"], m["latency_ms"])
-                }
-                Some(_) => "unhealthy".to_string(),
-                None if r["service"]
-                    .as_str()
-                    .is_some_and(|s| s.ends_with("/librechat")) =>
-                {
-                    "-".to_string()
-                }
-                None => "not probed".to_string(),
-            };
-            ui.result(format!(
-                "{:<38} {:<8} {:<10} {:<18} {}",
-                r["service"].as_str().unwrap_or_default(),
-                r["platform"].as_str().unwrap_or_default(),
-                pad(&state_col, state, 10),
-                mcp,
-                r["url"].as_str().unwrap_or("-")
-            ));
-            if r["healthy"].as_bool() != Some(true) {
-                let why = r["mcp"]["error"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| r["detail"].as_str().map(str::to_string));
-                if let Some(why) = why {
-                    ui.result(format!("{:<38} {}", "", ui.dim(&format!("↳ {why}"))));
-                }
-            }
+        print_status(
+            ui,
+            &rows,
+            &external_rows,
+            args.orphans.then_some(&orphans[..]),
+        );
+        for line in drift.iter().flat_map(|d| d.lines(&ui.red("drift"))) {
+            ui.result(line);
         }
-        for e in &external_rows {
-            let ok = e["reachable"].as_bool() == Some(true);
-            let state = if ok { "reachable" } else { "unreachable" };
-            ui.result(format!(
-                "{:<38} {:<8} {} {:<18} {}",
-                format!("external/{}", e["server"].as_str().unwrap_or_default()),
-                "-",
-                pad(
-                    &if ok {
-                        ui.green(state)
-                    } else {
-                        ui.yellow(state)
-                    },
-                    state,
-                    10
-                ),
-                e["detail"].as_str().unwrap_or_default(),
-                e["url"].as_str().unwrap_or_default()
-            ));
-        }
-        if !external_rows.is_empty() {
-            ui.say(ui.dim("(external servers are not run by scalewize: their state does not change the exit code)"));
-        }
-        if args.orphans {
-            if orphans.is_empty() {
-                ui.result("No orphans: every resource scalewize owns is described by a config.");
-            } else {
-                ui.result(format!(
-                    "Orphans ({}), remove with `scalewize destroy --orphans`:",
-                    orphans.len()
-                ));
-                for o in &orphans {
-                    ui.result(format!(
-                        "  {} on {}",
-                        o["service"].as_str().unwrap_or_default(),
-                        o["platform"].as_str().unwrap_or_default()
-                    ));
-                }
-            }
-        }
+    }
+    if !drift.is_empty() {
+        return Err(Error::new(format!(
+            "{} service(s) serve tools that differ from tools.lock.json (a tool whose description changes while its image and config did not is how a compromised server hides new instructions)",
+            drift.len()
+        ))
+        .hint("review the changes above; if they are expected, `scalewize status --accept-tools` records them (then commit tools.lock.json)"));
     }
     if down > 0 {
-        return Err(Error::new(format!("{down} of {} service(s) are not healthy", rows.len()))
+        return Err(Error::new(format!("{down} of {} service(s) are not healthy", summary.services))
             .hint("`scalewize deploy <client>` restores what is down; `scalewize logs <client> <server>` shows why it stopped"));
     }
     Ok(Outcome::Done)
 }
 
-/// Pad by the visible width (colour codes take none).
-fn pad(painted: &str, plain: &str, width: usize) -> String {
-    format!(
-        "{painted}{}",
-        " ".repeat(width.saturating_sub(plain.chars().count()))
-    )
+/// The status table (stdout), then external servers and orphans.
+fn print_status(
+    ui: &crate::ui::Ui,
+    rows: &[ServiceStatus],
+    externals: &[ExternalStatus],
+    orphans: Option<&[OrphanRecord]>,
+) {
+    let mut table = Table::new(&[
+        ("SERVICE", Align::Left),
+        ("PLATFORM", Align::Left),
+        ("STATE", Align::Left),
+        ("MCP", Align::Left),
+        ("URL", Align::Left),
+    ]);
+    for r in rows {
+        let state = r.state.as_str();
+        let state_col = if r.healthy {
+            ui.green(state)
+        } else {
+            ui.red(state)
+        };
+        let mcp = match &r.mcp {
+            Some(m) if m.ok => format!("{} tools, {} ms", m.tools.unwrap_or(0), m.latency_ms),
+            Some(_) => "unhealthy".to_string(),
+            None if r.key.is_librechat() => "-".to_string(),
+            None => "not probed".to_string(),
+        };
+        table.row(vec![
+            r.key.to_string(),
+            r.platform.to_string(),
+            state_col,
+            mcp,
+            r.url.clone().unwrap_or_else(|| "-".into()),
+        ]);
+        if !r.healthy {
+            let why = r
+                .mcp
+                .as_ref()
+                .and_then(|m| m.error.clone())
+                .or_else(|| r.detail.clone());
+            if let Some(why) = why {
+                // Under URL: the last column may grow without moving the others.
+                let mut cells = vec![String::new(); 4];
+                cells.push(ui.dim(&format!("↳ {why}")));
+                table.row(cells);
+            }
+        }
+    }
+    for e in externals {
+        let state = if e.reachable {
+            "reachable"
+        } else {
+            "unreachable"
+        };
+        table.row(vec![
+            format!("external/{}", e.server),
+            "-".into(),
+            if e.reachable {
+                ui.green(state)
+            } else {
+                ui.yellow(state)
+            },
+            e.detail.clone(),
+            e.url.clone(),
+        ]);
+    }
+    ui.table(&table);
+    if !externals.is_empty() {
+        ui.say(ui.dim("(external servers are not run by scalewize: their state does not change the exit code)"));
+    }
+    if let Some(orphans) = orphans {
+        if orphans.is_empty() {
+            ui.result("No orphans: every resource scalewize owns is described by a config.");
+        } else {
+            ui.result(format!(
+                "Orphans ({}), remove with `scalewize destroy --orphans`:",
+                orphans.len()
+            ));
+            for o in orphans {
+                ui.result(format!("  {} on {}", o.key, o.platform));
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::apply::{scaled, time_scale};
+use super::backoff::{scaled, time_scale};
 
 /// `rate` requests per `per`, bursting to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,6 +84,19 @@ impl Limiter {
         }
     }
 
+    /// The server told how much of `key`'s budget is left (`X-RateLimit-Remaining`): the
+    /// bucket never holds more than that, so a run that starts late in a used-up hour paces
+    /// itself instead of finding out by 429s.
+    pub fn start_budget(&self, key: &str, rate: Rate, remaining: f64) {
+        let mut buckets = self.buckets.lock().expect("limiter");
+        let b = buckets.entry(key.to_string()).or_insert(Bucket {
+            tokens: rate.burst,
+            at: Instant::now(),
+            blocked_until: None,
+        });
+        b.tokens = b.tokens.min(remaining.max(0.0));
+    }
+
     /// The server said to wait `after` (unscaled) before `key` sends again.
     pub fn block(&self, key: &str, after: Duration) {
         let mut buckets = self.buckets.lock().expect("limiter");
@@ -116,5 +129,16 @@ mod tests {
             "the fourth waits for a token"
         );
         l.acquire("other", rate).await;
+    }
+
+    #[test]
+    fn a_reported_budget_only_ever_lowers_what_the_bucket_holds() {
+        let l = Limiter::default();
+        let rate = Rate::per_hour(1000.0, 50.0);
+        l.start_budget("k", rate, 2.0);
+        let held = |l: &Limiter| l.buckets.lock().unwrap()["k"].tokens;
+        assert!(held(&l) <= 2.0);
+        l.start_budget("k", rate, 900.0);
+        assert!(held(&l) <= 2.0, "a larger report does not refill it");
     }
 }

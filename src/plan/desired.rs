@@ -3,32 +3,25 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::service::{LocalRun, RepoSource, ServiceKey, ServiceKind, ServiceSpec, SpecValue};
 use crate::error::{Diagnostic, Diagnostics, Location};
-use crate::render::{EnvValue, Rendered, SecretRef, SecretScope};
+use crate::model::{
+    LIBRECHAT_CONFIG_PATH, LocalRun, RepoSource, ServiceKey, ServiceKind, ServiceSpec, SpecValue,
+};
+use crate::platform::check_spec;
+use crate::render::{EnvValue, Rendered};
+use crate::secrets::{SecretRef, SecretScope};
 use crate::workspace::{
     Client, CredentialMode, Owner, PlatformName, ServerSource, Size, Workspace, naming,
 };
 
 pub const LIBRECHAT_PORT: u16 = 3080;
-pub const LIBRECHAT_CONFIG_PATH: &str = "/app/librechat.yaml";
 pub const LIBRECHAT_SIZE: Size = Size {
     cpus: 1,
     memory_mb: 1024,
 };
 
 fn token_ref(owner: &Owner, slug: &str, user: Option<&str>) -> SecretRef {
-    SecretRef {
-        name: naming::token_var(slug),
-        scope: match (owner, user) {
-            (Owner::Shared, _) => SecretScope::Shared,
-            (Owner::Client(c), Some(u)) => SecretScope::User {
-                client: c.clone(),
-                user: u.to_string(),
-            },
-            (Owner::Client(c), None) => SecretScope::Client(c.clone()),
-        },
-    }
+    SecretRef::new(naming::token_var(slug), SecretScope::of(owner, user))
 }
 
 /// Every service of `clients`, keyed; `platform` (from `--platform`) overrides every service's platform.
@@ -63,22 +56,20 @@ pub fn desired(
                 env.insert(
                     "MCP_SERVER_NAME".into(),
                     SpecValue::Plain {
-                        value: key.local_name(),
+                        value: key.name_in_project(),
                     },
                 );
                 env.insert(
                     "MCP_ACCESS_TOKEN".into(),
                     SpecValue::Secret(token_ref(&d.owner, &s.slug, user)),
                 );
+                // The client's tool filter, enforced by the server itself (server contract).
+                if let Some(rule) = &s.tools {
+                    let (name, value) = rule.env();
+                    env.insert(name.into(), SpecValue::Plain { value });
+                }
                 for name in &d.secrets {
-                    let scope = match (&d.owner, user) {
-                        (Owner::Shared, _) => SecretScope::Shared,
-                        (Owner::Client(c), Some(u)) => SecretScope::User {
-                            client: c.clone(),
-                            user: u.to_string(),
-                        },
-                        (Owner::Client(c), None) => SecretScope::Client(c.clone()),
-                    };
+                    let scope = SecretScope::of(&d.owner, user);
                     env.insert(
                         name.clone(),
                         SpecValue::Secret(SecretRef {
@@ -112,11 +103,12 @@ pub fn desired(
                     env,
                     files: BTreeMap::new(),
                     depends_on: BTreeSet::new(),
+                    usage: d.usage,
                 };
-                if let Err(e) = deployable(&spec) {
+                if let Err(u) = check_spec(&spec) {
                     diags.push(
-                        Diagnostic::error(Location::file(&d.manifest_path), e)
-                            .hint("add what that platform needs to the manifest, or deploy to another platform with --platform"),
+                        Diagnostic::error(Location::file(&d.manifest_path).at(u.field), u.problem)
+                            .hint(u.hint),
                     );
                 }
                 out.insert(key, spec);
@@ -134,7 +126,7 @@ pub fn desired(
                 EnvValue::Secret(r) => SpecValue::Secret(r.clone()),
                 EnvValue::LibreChatUrl => SpecValue::OwnUrl,
                 EnvValue::ServiceUrl { server, owner } => {
-                    let owner = if owner == super::service::SHARED_OWNER {
+                    let owner = if owner == crate::model::SHARED_OWNER {
                         Owner::Shared
                     } else {
                         Owner::Client(owner.clone())
@@ -165,9 +157,10 @@ pub fn desired(
                 rendered.librechat_yaml().to_string(),
             )]),
             depends_on,
+            usage: None,
         };
-        if let Err(e) = deployable(&spec) {
-            diags.push(Diagnostic::error(Location::file(&client.file).at("librechat.image"), e).hint(
+        if let Err(u) = check_spec(&spec) {
+            diags.push(Diagnostic::error(Location::file(&client.file).at("librechat.image"), u.problem).hint(
                 "pin LibreChat's image in mcp-servers.json (or default's): \"librechat\": {\"image\": \"ghcr.io/danny-avila/librechat:v0.8.1\"}",
             ));
         }
@@ -177,25 +170,4 @@ pub fn desired(
         return Err(diags);
     }
     Ok(out)
-}
-
-/// What a platform needs before any call: a local run spec, an image or a Railway repo.
-fn deployable(spec: &ServiceSpec) -> Result<(), String> {
-    let what = if spec.kind == ServiceKind::LibreChat {
-        "LibreChat".to_string()
-    } else {
-        format!("`{}`", spec.key.service)
-    };
-    match spec.platform {
-        PlatformName::Local if spec.kind == ServiceKind::Mcp && spec.local.is_none() => Err(
-            format!("{what} cannot run on `local`: its manifest has no `run`"),
-        ),
-        PlatformName::Fly if spec.image.is_none() => {
-            Err(format!("{what} cannot deploy to Fly: no pinned image"))
-        }
-        PlatformName::Railway if spec.image.is_none() && spec.repo.is_none() => Err(format!(
-            "{what} cannot deploy to Railway: no pinned image or repository"
-        )),
-        _ => Ok(()),
-    }
 }

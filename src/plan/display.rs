@@ -2,7 +2,7 @@
 //! `-` delete, grouped by client, with a summary line. Secrets show only fingerprints.
 
 use super::{Action, FieldChange, KNOWN_AFTER_APPLY, Plan};
-use crate::platform::Op;
+use crate::model::Op;
 use crate::ui::Ui;
 
 fn short(v: &str) -> String {
@@ -62,10 +62,10 @@ pub fn summary_line(plan: &Plan) -> String {
 /// Print the plan grouped by owner; `verbose` lists every field of creates and deletes too.
 pub fn print_plan(ui: &Ui, plan: &Plan) {
     let mut owners: Vec<&str> = plan.actions.iter().map(|a| a.key.owner.as_str()).collect();
-    owners.sort_by_key(|o| (*o != super::service::SHARED_OWNER, *o));
+    owners.sort_by_key(|o| (*o != crate::model::SHARED_OWNER, *o));
     owners.dedup();
     for owner in owners {
-        let title = if owner == super::service::SHARED_OWNER {
+        let title = if owner == crate::model::SHARED_OWNER {
             "shared (used by several clients)".to_string()
         } else {
             owner.to_string()

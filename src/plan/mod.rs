@@ -3,105 +3,27 @@
 
 pub mod desired;
 mod display;
-pub mod prepare;
-pub mod service;
+mod markdown;
+pub mod planner;
+mod saved;
+pub mod teardown;
+pub mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-pub use display::{print_plan, summary_line};
-use service::{ServiceKey, ServiceSpec, SpecValue};
-
-use crate::platform::{Fields, Observed, Op, State};
-use crate::render::SecretRef;
+use crate::model::{
+    Fields, KNOWN_AFTER_APPLY, Observed, Op, STATE_FIELD, ServiceKey, ServiceSpec, SpecValue,
+    State, sha256_hex,
+};
 use crate::workspace::PlatformName;
+pub use display::{print_plan, summary_line};
+pub use markdown::plan_markdown;
 
 pub const PLAN_VERSION: u32 = 1;
-/// The value of a dependency URL that does not exist yet.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
-/// Placeholder a platform replaces with its own URL scheme for the service itself.
-pub const OWN_URL: &str = "(own url)";
-/// The pseudo-field that brings a down or crash-looping service back.
-pub const STATE_FIELD: &str = "state";
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-/// The platform-agnostic comparable fields of a spec: settings, plain env values, dependency URLs
-/// (or "known after apply"), secret fingerprints, and a digest of each file.
-pub fn base_fields(
-    spec: &ServiceSpec,
-    urls: &BTreeMap<ServiceKey, String>,
-    fingerprints: &BTreeMap<SecretRef, String>,
-) -> Fields {
-    let mut f = Fields::new();
-    if let Some(i) = &spec.image {
-        f.insert("image".into(), i.clone());
-    }
-    if let Some(r) = &spec.repo {
-        f.insert(
-            "repo".into(),
-            format!("{}@{} ({})", r.repo, r.branch, r.root_dir),
-        );
-    }
-    if let Some(l) = &spec.local {
-        let run = match (&l.run.cargo_bin, &l.run.command) {
-            (Some(b), _) => format!("cargo_bin {b}"),
-            (None, Some(c)) => format!("command {}", c.join(" ")),
-            _ => String::new(),
-        };
-        f.insert("run".into(), run);
-    }
-    f.insert("port".into(), spec.port.to_string());
-    f.insert("path".into(), spec.path.clone());
-    f.insert("health_path".into(), spec.health_path.clone());
-    if let Some(r) = &spec.region {
-        f.insert("region".into(), r.clone());
-    }
-    f.insert(
-        "size".into(),
-        format!("{} cpu, {} MB", spec.size.cpus, spec.size.memory_mb),
-    );
-    for (name, value) in &spec.env {
-        match value {
-            SpecValue::Plain { value } => {
-                f.insert(format!("env.{name}"), value.clone());
-            }
-            SpecValue::UrlOf { service } => {
-                f.insert(
-                    format!("env.{name}"),
-                    urls.get(service)
-                        .cloned()
-                        .unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
-                );
-            }
-            SpecValue::OwnUrl => {
-                f.insert(format!("env.{name}"), OWN_URL.into());
-            }
-            SpecValue::Secret(r) => {
-                f.insert(
-                    format!("secret.{name}"),
-                    fingerprints
-                        .get(r)
-                        .cloned()
-                        .unwrap_or_else(|| "(missing)".into()),
-                );
-            }
-        }
-    }
-    for (path, content) in &spec.files {
-        f.insert(
-            format!("file.{path}"),
-            format!("sha256:{}", &sha256_hex(content.as_bytes())[..16]),
-        );
-    }
-    f
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     pub field: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,7 +38,7 @@ impl FieldChange {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Action {
     pub key: ServiceKey,
     pub platform: PlatformName,
@@ -167,7 +89,7 @@ pub fn orphans(
 }
 
 /// A plan: what `deploy` will do, saved with `diff --out` and applied with `deploy --plan`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     pub version: u32,
     pub clients: Vec<String>,
@@ -179,6 +101,19 @@ pub struct Plan {
     pub inputs_digest: String,
     /// Digest of what was observed live.
     pub observed_digest: String,
+    /// The waves it is to be applied in (`deploy --waves` or `rollout` when it was saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waves: Option<SavedWaves>,
+}
+
+/// Waves recorded in a saved plan, so that `deploy --plan` follows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SavedWaves {
+    pub sizes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary: Vec<String>,
+    #[serde(default)]
+    pub max_failures: u32,
 }
 
 impl Plan {
@@ -277,6 +212,7 @@ pub fn compute(
         unchanged,
         inputs_digest: inputs_digest(desired),
         observed_digest: observed_digest(observed),
+        waves: None,
     }
 }
 
@@ -329,22 +265,10 @@ pub fn observed_digest(observed: &[Observed]) -> String {
     digest(&view)
 }
 
-/// Where the engine gets secret values and their fingerprints (the encrypted store, or a test double).
-pub trait SecretSource: Send + Sync {
-    /// The value; an error names the secret and how to set it, never a value.
-    fn value(&self, r: &SecretRef) -> crate::error::Result<crate::secrets::Secret>;
-    /// The fingerprint of the current value (`hmac-sha256:…`).
-    fn fingerprint(&self, r: &SecretRef) -> crate::error::Result<String>;
-    /// `text` with every secret value this source has handed out masked.
-    fn redact(&self, text: &str) -> String {
-        text.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::service::ServiceKind;
+    use crate::model::{ServiceKind, base_fields};
     use crate::workspace::Size;
 
     fn spec(owner: &str, service: &str) -> ServiceSpec {
@@ -375,6 +299,7 @@ mod tests {
             env: BTreeMap::new(),
             files: BTreeMap::new(),
             depends_on: BTreeSet::new(),
+            usage: None,
         }
     }
 

@@ -1,72 +1,20 @@
 //! Platforms: one interface — observe what is live, apply one planned step — implemented once
 //! per platform (each in its own folder). The planner and the executor know nothing else.
 
+pub mod check;
 pub mod fly;
 pub mod local;
+pub mod lock;
 pub mod railway;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
-use crate::plan::service::{ServiceKey, ServiceSpec};
+use crate::model::{Fields, Observed, Op, ServiceKey, ServiceSpec};
 use crate::secrets::Secret;
 use crate::workspace::{PlatformName, Workspace};
-
-/// Comparable settings of a service: `field → value`. Fields named `secret.<NAME>` hold
-/// fingerprints, never values.
-pub type Fields = BTreeMap<String, String>;
-
-/// What a platform reports about a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum State {
-    Running,
-    /// Deploying or starting up.
-    Starting,
-    /// Not serving: stopped, crashed, or its process is gone.
-    Down,
-    /// Restarted too often; the supervisor gave up.
-    Crashloop,
-}
-
-impl State {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            State::Running => "running",
-            State::Starting => "starting",
-            State::Down => "down",
-            State::Crashloop => "crashloop",
-        }
-    }
-}
-
-/// A service as found live, by its deterministic name and scalewize's marker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observed {
-    pub key: ServiceKey,
-    pub platform: PlatformName,
-    /// The platform's id for it (Railway service id, Fly app name, local state file).
-    pub id: String,
-    /// The URL clients use: the MCP endpoint, or LibreChat's base URL.
-    pub url: Option<String>,
-    pub state: State,
-    /// A short reason when not running.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    pub fields: Fields,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Op {
-    Create,
-    Update,
-    Delete,
-}
 
 /// A resolved environment value, ready to hand to a platform.
 #[derive(Debug, Clone)]
@@ -116,18 +64,13 @@ pub trait Platform: Send + Sync {
 
     /// The comparable fields of a desired service on this platform, from the platform-agnostic
     /// `base` (drop what the platform does not have, add what it records).
-    fn fields(&self, spec: &ServiceSpec, base: Fields) -> Fields {
-        let _ = spec;
+    fn fields(&self, _spec: &ServiceSpec, base: Fields) -> Fields {
         base
     }
 
     /// Called once before applying, with every spec this run creates or updates here
     /// (the local platform builds binaries).
-    async fn prepare(
-        &self,
-        specs: &[&ServiceSpec],
-        progress: &crate::apply::progress::Progress,
-    ) -> Result<()> {
+    async fn prepare(&self, specs: &[&ServiceSpec], progress: &crate::ui::Progress) -> Result<()> {
         let _ = (specs, progress);
         Ok(())
     }
@@ -138,6 +81,29 @@ pub trait Platform: Send + Sync {
     /// Apply one step and wait until the service is healthy (or the deadline passes).
     async fn apply(&self, step: Step<'_>) -> Result<Applied>;
 
+    /// Read-only checks of what this platform needs (`scalewize doctor`) for `specs`, the
+    /// services the workspace places here.
+    async fn doctor(&self, specs: &[&ServiceSpec]) -> Vec<check::Check> {
+        let _ = specs;
+        Vec::new()
+    }
+
+    /// Try once to take this platform's lock (see `lock`); the default: no platform lock.
+    async fn acquire_lock(&self, note: &lock::LockNote) -> Result<lock::Taken> {
+        let _ = note;
+        Ok(lock::Taken::Unsupported)
+    }
+
+    /// This platform's lock as it is now.
+    async fn lock_status(&self) -> Result<lock::LockState> {
+        Ok(lock::LockState::Unsupported)
+    }
+
+    /// Free this platform's lock, whoever holds it; returns whether one was held.
+    async fn release_lock(&self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Recent log lines of a service.
     async fn logs(&self, key: &ServiceKey, lines: usize) -> Result<Vec<String>> {
         let _ = (key, lines);
@@ -145,6 +111,32 @@ pub trait Platform: Send + Sync {
             "logs are not available on {}",
             self.name()
         )))
+    }
+}
+
+/// Why a service cannot run on its platform: the manifest field to change, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfit {
+    pub field: &'static str,
+    pub problem: String,
+    pub hint: String,
+}
+
+/// Whether `spec` can run on its platform (each platform's own rule, in its `fit` module).
+pub fn check_spec(spec: &ServiceSpec) -> std::result::Result<(), Unfit> {
+    match spec.platform {
+        PlatformName::Local => local::fit::check(spec),
+        PlatformName::Railway => railway::fit::check(spec),
+        PlatformName::Fly => fly::fit::check(spec),
+    }
+}
+
+/// The environment variables holding `name`'s credentials (empty: it needs none).
+pub fn token_vars(name: PlatformName) -> &'static [&'static str] {
+    match name {
+        PlatformName::Local => local::fit::TOKEN_VARS,
+        PlatformName::Railway => railway::fit::TOKEN_VARS,
+        PlatformName::Fly => fly::fit::TOKEN_VARS,
     }
 }
 
@@ -190,15 +182,15 @@ impl Platforms {
 
     /// Every platform this machine can reach: `local`, plus clouds whose tokens are set.
     pub fn available() -> BTreeSet<PlatformName> {
-        let mut names = BTreeSet::from([PlatformName::Local]);
-        let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-        if set("RAILWAY_API_TOKEN") || set("RAILWAY_TOKEN") {
-            names.insert(PlatformName::Railway);
-        }
-        if set("FLY_API_TOKEN") {
-            names.insert(PlatformName::Fly);
-        }
-        names
+        let set = |v: &&str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+        <PlatformName as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
+            .filter(|p| {
+                let vars = token_vars(*p);
+                vars.is_empty() || vars.iter().any(set)
+            })
+            .collect()
     }
 
     /// Platforms built by the caller (tests use fakes).

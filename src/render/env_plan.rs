@@ -3,32 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::reserved_env::{hint, is_reserved};
 use crate::error::{Diagnostic, Diagnostics, Location};
+use crate::secrets::{SecretRef, SecretScope, set_command, store_path};
 use crate::workspace::LIBRECHAT_SECRETS;
-use crate::workspace::{Client, DEFAULT_CLIENT, Owner, ServerSource, Workspace, naming};
-
-/// Whose store a secret lives in.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case", tag = "scope", content = "id")]
-pub enum SecretScope {
-    /// The client's store, falling back to `default`'s.
-    Client(String),
-    /// `client-configs/default/secrets.env`: shared servers' secrets.
-    Shared,
-    /// One end user's namespace in the client's store.
-    User { client: String, user: String },
-}
-
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub struct SecretRef {
-    pub name: String,
-    #[serde(flatten)]
-    pub scope: SecretScope,
-}
+use crate::workspace::{Client, Owner, ServerSource, naming};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -89,25 +68,6 @@ fn stat(name: &str, value: impl Into<String>, origin: Option<Location>) -> EnvEn
     }
 }
 
-pub fn store_path(scope: &SecretScope) -> String {
-    match scope {
-        SecretScope::Client(c) | SecretScope::User { client: c, .. } => {
-            format!("client-configs/{c}/secrets.env")
-        }
-        SecretScope::Shared => format!("client-configs/{DEFAULT_CLIENT}/secrets.env"),
-    }
-}
-
-pub fn set_command(r: &SecretRef) -> String {
-    match &r.scope {
-        SecretScope::Client(c) => format!("scalewize secret set {c} {}", r.name),
-        SecretScope::Shared => format!("scalewize secret set {DEFAULT_CLIENT} {}", r.name),
-        SecretScope::User { client, user } => {
-            format!("scalewize secret set {client} --user {user} {}", r.name)
-        }
-    }
-}
-
 fn secret(name: &str, scope: SecretScope) -> EnvEntry {
     let r = SecretRef {
         name: name.to_string(),
@@ -130,8 +90,7 @@ fn secret(name: &str, scope: SecretScope) -> EnvEntry {
 }
 
 /// Build the plan and check it: unique names, and every static value representable in a .env file.
-pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
-    let _ = ws;
+pub fn env_plan(client: &Client) -> (EnvPlan, Diagnostics) {
     let loc = Location::file(&client.file);
     let cscope = || SecretScope::Client(client.id.clone());
     let lc = &client.librechat;
@@ -165,9 +124,27 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
             },
         });
     }
-    // librechat.env replaces generated defaults of the same name (APP_TITLE, PORT, …).
+    let mut reserved = Diagnostics::default();
+    let allowed = |name: &str| !is_reserved(name) || lc.env_override.contains(name);
+    // librechat.env replaces generated defaults of the same name (APP_TITLE, PORT, …), but a
+    // name LibreChat reads only when `env_override` says so.
     for (k, v) in &lc.env {
-        let e = stat(k, v, Some(loc.clone().at(format!("librechat.env.{k}"))));
+        let at = lc
+            .env_origin
+            .get(k)
+            .unwrap_or(&loc)
+            .clone()
+            .at(format!("librechat.env.{k}"));
+        if !allowed(k) {
+            reserved.push(
+                Diagnostic::error(
+                    at.clone(),
+                    format!("`{k}` is a variable LibreChat itself reads (it is in LibreChat's .env.example)"),
+                )
+                .hint(hint(k, "remove it from librechat.env if it was not meant for LibreChat")),
+            );
+        }
+        let e = stat(k, v, Some(at));
         if let Some(slot) = client_group
             .iter_mut()
             .chain(librechat.iter_mut())
@@ -182,6 +159,7 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
     let mut servers = Vec::new();
     for s in client.librechat_servers() {
         let url_var = s.url_var();
+        let first = servers.len();
         match &s.source {
             ServerSource::External { url, .. } => servers.push(EnvEntry {
                 comment: Some(format!("{}: external server", s.name)),
@@ -213,10 +191,7 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
                     )),
                     origin: None,
                 });
-                let scope = match d.owner {
-                    Owner::Shared => SecretScope::Shared,
-                    Owner::Client(_) => cscope(),
-                };
+                let scope = SecretScope::of(&d.owner, None);
                 servers.push(secret(&naming::token_var(&s.slug), scope));
             }
         }
@@ -228,6 +203,39 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
         }
         for name in &s.header_secrets {
             servers.push(secret(name, cscope()));
+        }
+        for e in &servers[first..] {
+            if allowed(&e.name) {
+                continue;
+            }
+            let field = s.origin.path.as_deref().unwrap_or("mcp_servers");
+            let (what, at, fix) = match s.header_secrets.iter().position(|h| *h == e.name) {
+                Some(j) => (
+                    "header secret",
+                    format!("{field}.secrets[{j}]"),
+                    format!(
+                        "rename the secret (in \"secrets\" and in the `${{…}}` of {field}.headers)"
+                    ),
+                ),
+                None => (
+                    "variable",
+                    format!("{field}.name"),
+                    format!(
+                        "rename the server: its variables derive from its slug (`{}`); set \"server\" to another folder name, or rename the entry",
+                        s.slug
+                    ),
+                ),
+            };
+            reserved.push(
+                Diagnostic::error(
+                    s.origin.clone().at(at),
+                    format!(
+                        "server `{}` would set the {what} `{}` in LibreChat's environment, a name LibreChat itself reads (it is in LibreChat's .env.example)",
+                        s.name, e.name
+                    ),
+                )
+                .hint(hint(&e.name, &fix)),
+            );
         }
     }
 
@@ -259,7 +267,8 @@ pub fn env_plan(ws: &Workspace, client: &Client) -> (EnvPlan, Diagnostics) {
             },
         ],
     };
-    let diags = check(&plan, &loc);
+    let mut diags = check(&plan, &loc);
+    diags.0.extend(reserved.0);
     (plan, diags)
 }
 

@@ -2,12 +2,16 @@
 //! through templates. Everything is produced in memory and checked before anything is written;
 //! writes are atomic and skip unchanged files.
 
+pub mod allowed_addresses;
 pub mod context;
 pub mod dotenv;
 pub mod engine;
 pub mod env_plan;
 pub mod librechat_rules;
+pub mod reserved_env;
 pub mod scaffold;
+mod secret_list;
+mod secret_needs;
 pub mod user_configs;
 mod write;
 
@@ -15,8 +19,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 pub use context::LIBRECHAT_CONFIG_VERSION;
-pub use env_plan::{EnvPlan, EnvValue, SecretRef, SecretScope};
-pub use write::{FileChange, write_atomic};
+pub use env_plan::{EnvPlan, EnvValue};
+pub use secret_list::{Listing, Missing, Row, list};
+pub use secret_needs::{
+    Need, missing_diagnostics, needed, needs, recipient_diagnostics, unreadable_diagnostics,
+};
+pub use write::{FileChange, FileStatus};
 
 use crate::error::{Diagnostic, Diagnostics, Location};
 use crate::workspace::{Client, Workspace};
@@ -94,7 +102,7 @@ impl<'w> Renderer<'w> {
         } else {
             &self.shared
         };
-        let (plan, mut diags) = env_plan::env_plan(self.ws, client);
+        let (plan, mut diags) = env_plan::env_plan(client);
         if diags.has_errors() {
             return Err(diags);
         }

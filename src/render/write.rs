@@ -1,11 +1,32 @@
 //! Writing generated files: atomic (temp file + rename in the same folder), and never
 //! rewriting a file whose content is unchanged.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::RenderedFile;
 use crate::error::{Error, Result};
+use crate::fs::write_atomic;
+
+/// What writing a generated file would do to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    Create,
+    Update,
+    Delete,
+    Unchanged,
+}
+
+impl FileStatus {
+    /// The word used in output and `--json` (`create`, `update`, `delete`, `unchanged`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Create => "create",
+            FileStatus::Update => "update",
+            FileStatus::Delete => "delete",
+            FileStatus::Unchanged => "unchanged",
+        }
+    }
+}
 
 /// How a generated file compares with the disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +54,12 @@ impl FileChange {
     pub fn is_change(&self) -> bool {
         self.old != self.new
     }
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> FileStatus {
         match (&self.old, &self.new) {
-            (None, Some(_)) => "create",
-            (Some(_), None) => "delete",
-            (a, b) if a == b => "unchanged",
-            _ => "update",
+            (None, Some(_)) => FileStatus::Create,
+            (Some(_), None) => FileStatus::Delete,
+            (a, b) if a == b => FileStatus::Unchanged,
+            _ => FileStatus::Update,
         }
     }
     /// Apply this change to disk.
@@ -54,31 +75,4 @@ impl FileChange {
             }
         }
     }
-}
-
-/// Write via a temp file in the same folder and a rename, so readers never see half a file.
-/// `mode` sets Unix permissions on the new file (e.g. 0o600 for resolved env files).
-pub fn write_atomic(path: &Path, content: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::new(format!("{} has no parent folder", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".scalewize-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    if let Some(mode) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
-    }
-    // No fsync: the rename already keeps readers from seeing half a file, and these files can
-    // be regenerated; syncing each of thousands of files would dominate `render --all`.
-    tmp.write_all(content)
-        .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("replace", path, e.error))?;
-    Ok(())
 }

@@ -162,6 +162,19 @@ pub fn encrypt(recipients: &[x25519::Recipient], value: &Secret) -> Result<Vec<u
     Ok(out)
 }
 
+/// How many X25519 recipients a ciphertext was encrypted to, read from its header (no key
+/// needed; age's randomised "grease" stanzas are not counted). `None` when it is not age.
+pub fn x25519_recipients(ciphertext: &[u8]) -> Option<usize> {
+    let rest = ciphertext.strip_prefix(b"age-encryption.org/v1\n")?;
+    let end = rest.windows(4).position(|w| w == b"\n---")?;
+    Some(
+        rest[..end]
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"-> X25519 "))
+            .count(),
+    )
+}
+
 /// Why a value could not be decrypted (never anything about the value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecryptFailure {

@@ -188,6 +188,14 @@ impl StoreFile {
         })
     }
 
+    /// The 1-based line `key` is on.
+    pub fn line_of(&self, key: &Key) -> Option<usize> {
+        self.lines
+            .iter()
+            .position(|l| matches!(l, Line::Entry { key: k, .. } if k == key))
+            .map(|i| i + 1)
+    }
+
     /// Put `ciphertext` under `key`: its line is replaced in place, or a new line is inserted at
     /// its sorted position. Every other line stays as it was.
     pub fn set(&mut self, key: &Key, ciphertext: Vec<u8>) {
@@ -253,7 +261,7 @@ impl StoreFile {
 
 fn repair_hint(store: &str) -> String {
     format!(
-        "this file is written by `scalewize secret set|rm {store} NAME`; restore it from git (`git checkout -- <file>`) or remove the broken line and set that secret again"
+        "this file is written by `scalewize secret set|rm {store} NAME`: restore it from git (`git checkout -- client-configs/{store}/secrets.env`), or remove the broken line and set that secret again (`scalewize secret set {store} NAME < value.txt`)"
     )
 }
 

@@ -5,9 +5,9 @@
 
 use super::store::{SecretStore, fingerprint_key_ref};
 use super::{FINGERPRINT_KEY, Secret};
+use super::{SecretRef, SecretScope};
 use crate::error::{Error, Result};
-use crate::render::env_plan::{SecretRef, SecretScope};
-use crate::workspace::{Client, CredentialMode, Owner, Workspace};
+use crate::workspace::{Client, CredentialMode, Workspace};
 
 /// LibreChat's credentials and their sizes in random bytes (hex doubles the length).
 pub const LIBRECHAT_GENERATED: &[(&str, usize)] = &[
@@ -63,18 +63,8 @@ pub fn generatable(client: &Client) -> Vec<Generatable> {
             continue;
         };
         let purpose = format!("access token of {}", s.slug);
-        let scopes: Vec<SecretScope> = match (&d.owner, s.credential_mode) {
-            (Owner::Shared, _) => vec![SecretScope::Shared],
-            (Owner::Client(_), CredentialMode::PerUserInstance) => s
-                .users
-                .iter()
-                .map(|u| SecretScope::User {
-                    client: client.id.clone(),
-                    user: u.clone(),
-                })
-                .collect(),
-            (Owner::Client(_), _) => vec![SecretScope::Client(client.id.clone())],
-        };
+        let per_user = s.credential_mode == CredentialMode::PerUserInstance;
+        let scopes = SecretScope::instances(&d.owner, per_user, &s.users);
         for scope in scopes {
             out.push(Generatable {
                 r: SecretRef {
@@ -167,7 +157,7 @@ pub fn find<'a>(list: &'a [Generatable], r: &SecretRef) -> Result<&'a Generatabl
         let names: Vec<&str> = list.iter().map(|g| g.r.name.as_str()).collect();
         format!(
             "set its value yourself: {} < value.txt (generated here: {})",
-            crate::render::env_plan::set_command(r),
+            super::set_command(r),
             names.join(", ")
         )
     }))

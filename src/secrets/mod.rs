@@ -7,14 +7,15 @@
 //! secrets but never show them, and `tests/no_secret_leaks.rs` plants canary values and greps
 //! every output and every file for them.
 
+mod binding;
 mod crypto;
 mod file;
 mod fingerprint;
 pub mod generate;
-mod list;
-mod needed;
 pub mod redact;
+mod scope;
 mod secret;
+mod source;
 mod store;
 
 pub use crypto::{
@@ -23,10 +24,10 @@ pub use crypto::{
 };
 pub use file::{Key, StoreFile, is_secret_name, secret_name_error};
 pub use fingerprint::Fingerprint;
-pub use list::{Listing, Missing, Row, list};
-pub use needed::{Need, missing_diagnostics, needed, needs};
 pub use redact::{Redactor, redact_headers};
+pub use scope::{SecretRef, SecretScope, set_command, store_path};
 pub use secret::Secret;
+pub use source::SecretSource;
 pub use store::{Found, SecretStore, Source, Staged, check_ref, fingerprint_key_ref, override_var};
 
 /// The store file in each client folder (and in `default`, the shared store).

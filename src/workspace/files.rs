@@ -80,6 +80,21 @@ pub struct ServerEntry {
     pub deploy: Option<DeployOverrides>,
     /// `per-user-instance`: the client's users who get an instance (default: all of them).
     pub users: Option<Vec<String>>,
+    /// Only these tools (`allow`), or all but these (`deny`): enforced by the deployed server
+    /// (`MCP_TOOLS_ALLOW` / `MCP_TOOLS_DENY`). Not for external servers: LibreChat cannot
+    /// filter a server's tools (LibreChat#8783).
+    pub tools: Option<ToolFilter>,
+}
+
+/// A client's tool allowlist or denylist for one server (exactly one of the two).
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolFilter {
+    /// The only tools the server lists and runs for this client.
+    pub allow: Option<Vec<String>>,
+    /// Tools the server hides and refuses for this client.
+    pub deny: Option<Vec<String>>,
 }
 
 #[derive(
@@ -133,9 +148,21 @@ impl CredentialMode {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum PlatformName {
     Local,
     Railway,
@@ -242,6 +269,10 @@ pub struct LibreChatSettings {
     pub env: Option<BTreeMap<String, String>>,
     /// Extra secrets from the store passed to LibreChat, e.g. `OPENAI_API_KEY`.
     pub secrets: Option<Vec<String>>,
+    /// Names LibreChat itself reads (its `.env.example`) that `env`, a server's URL or token
+    /// variable or a header secret may set anyway, e.g. `["ALLOW_REGISTRATION"]`. Without it such
+    /// a name is an error. `default`'s list and the client's add up.
+    pub env_override: Option<Vec<String>>,
     pub platform: Option<PlatformName>,
     pub region: Option<String>,
     pub size: Option<Size>,
@@ -287,6 +318,8 @@ pub struct ServerManifest {
     pub region: Option<String>,
     /// Where a shared server deploys (clients' platforms do not apply to it).
     pub platform: Option<PlatformName>,
+    /// Expected usage, for `scalewize cost` (e.g. `{"cpu": 0.01, "memory_mb": 150, "active_fraction": 0.2}`).
+    pub usage: Option<super::prices::Usage>,
 }
 
 /// Exactly one of `cargo_bin` (a binary of the root Cargo workspace) or `command`.
@@ -325,6 +358,25 @@ pub struct WorkspaceFile {
     pub identity_file: Option<String>,
     pub railway: Option<RailwaySettings>,
     pub fly: Option<FlySettings>,
+    /// Price overrides for `scalewize cost` (negotiated prices, a region's markup): only the
+    /// figures stated replace the built-in ones. Or put them in `prices.json` beside this file.
+    pub prices: Option<super::prices::PriceFile>,
+    /// How `deploy` rolls a change out to many clients (see `deploy --waves`).
+    pub rollout: Option<RolloutSettings>,
+}
+
+/// Rollouts in waves: the `canary` clients always form the first wave; `waves` are cumulative
+/// sizes (`"1"`, `"10%"`, `"100%"`); each wave must pass its gate before the next starts.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSettings {
+    /// Clients deployed (and gated) first, in this order.
+    pub canary: Option<Vec<String>>,
+    /// Default waves for `deploy` when `--waves` is not given, e.g. `["1", "10%", "100%"]`.
+    pub waves: Option<Vec<String>>,
+    /// Clients per wave allowed to fail their gate before the rollout stops (default 0).
+    pub max_failures: Option<u32>,
 }
 
 #[serde_with::skip_serializing_none]

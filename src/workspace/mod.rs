@@ -1,14 +1,20 @@
 //! Load and validate the workspace: files → typed model. Nothing here writes.
 
+mod checks;
+pub mod contain;
 pub mod files;
+pub mod gitignore;
 pub mod json;
 mod merge;
 pub mod model;
 pub mod naming;
+pub mod prices;
 mod resolve;
+mod resolve_server;
 pub mod schema;
 
-pub use resolve::{ACCESS_TOKEN_HEADER, LIBRECHAT_SECRETS, USER_ID_HEADER, check_url, references};
+pub use checks::{check_url, references};
+pub use resolve::{ACCESS_TOKEN_HEADER, LIBRECHAT_SECRETS, USER_ID_HEADER};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +29,8 @@ pub const DEFAULT_CLIENT: &str = "default";
 pub const CLIENT_FILE: &str = "mcp-servers.json";
 pub const MANIFEST_FILE: &str = "scalewize.json";
 pub const WORKSPACE_FILE: &str = "scalewize.json";
+/// Price overrides beside `scalewize.json` (or its `prices` key).
+pub const PRICES_FILE: &str = "prices.json";
 pub const SERVERS_DIR: &str = "custom-mcp-servers";
 pub const STATE_DIR: &str = ".scalewize";
 
@@ -54,6 +62,7 @@ impl Workspace {
     }
 
     pub fn open(root: &Path) -> Result<Workspace> {
+        contain::check_top_level(root)?;
         let settings = load_settings(root).map_err(Error::from)?;
         Ok(Workspace {
             root: root.to_path_buf(),
@@ -77,6 +86,12 @@ impl Workspace {
 
     pub fn state_dir(&self) -> PathBuf {
         self.root.join(STATE_DIR)
+    }
+
+    /// Make sure `.gitignore` covers the state folder (before anything is written there);
+    /// returns whether `.gitignore` changed.
+    pub fn ensure_state_ignored(&self) -> Result<bool> {
+        gitignore::ensure_ignored(&self.root)
     }
 
     /// Every client folder (sorted), `default` excluded.
@@ -203,11 +218,41 @@ fn load_settings(root: &Path) -> Result<Settings, Diagnostic> {
             "use 1 to 20 lowercase letters, digits and `-`, starting with a letter (e.g. \"acme\")",
         ));
     }
+    let prices = load_prices(root, &path, file.prices.clone())?;
     Ok(Settings {
+        prices,
         prefix,
         recipients: file.recipients.unwrap_or_default(),
         identity_file: file.identity_file.map(PathBuf::from),
         railway: file.railway.unwrap_or_default(),
         fly: file.fly.unwrap_or_default(),
+        rollout: file.rollout.unwrap_or_default(),
     })
+}
+
+/// The workspace's price overrides, from `scalewize.json`'s `prices` or `prices.json` (not both).
+fn load_prices(
+    root: &Path,
+    settings_path: &Path,
+    inline: Option<prices::PriceFile>,
+) -> Result<Option<PriceOverride>, Diagnostic> {
+    let path = root.join(PRICES_FILE);
+    match (inline, path.is_file()) {
+        (Some(_), true) => Err(Diagnostic::error(
+            Location::file(settings_path).at("prices"),
+            format!("prices are overridden both here and in {PRICES_FILE}"),
+        )
+        .hint(format!(
+            "keep one: move the `prices` object into {PRICES_FILE}, or delete {PRICES_FILE}"
+        ))),
+        (Some(p), false) => Ok(Some(PriceOverride {
+            file: settings_path.to_path_buf(),
+            prices: p,
+        })),
+        (None, true) => Ok(Some(PriceOverride {
+            prices: json::read(&path)?,
+            file: path,
+        })),
+        (None, false) => Ok(None),
+    }
 }

@@ -26,6 +26,15 @@ pub struct Settings {
     pub identity_file: Option<PathBuf>,
     pub railway: super::files::RailwaySettings,
     pub fly: super::files::FlySettings,
+    pub rollout: super::files::RolloutSettings,
+    /// Price overrides for `scalewize cost`, with the file they came from.
+    pub prices: Option<PriceOverride>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PriceOverride {
+    pub file: PathBuf,
+    pub prices: super::prices::PriceFile,
 }
 
 /// One client, after `default` is merged under it and every rule has passed.
@@ -67,6 +76,10 @@ pub struct LibreChat {
     pub domain: Option<String>,
     pub env: BTreeMap<String, String>,
     pub secrets: Vec<String>,
+    /// Which file each `env` entry comes from (`default`'s when the client does not set it).
+    pub env_origin: BTreeMap<String, crate::error::Location>,
+    /// LibreChat variables the config may set on purpose (`librechat.env_override`).
+    pub env_override: std::collections::BTreeSet<String>,
     pub platform: PlatformName,
     pub region: Option<String>,
     pub size: Option<Size>,
@@ -96,6 +109,30 @@ pub struct Server {
     pub render: RenderOptions,
     /// `per-user-instance`: the users who get an instance.
     pub users: Vec<String>,
+    /// The client's tool filter (deployed client-specific servers only).
+    pub tools: Option<ToolRule>,
+}
+
+/// A checked tool filter: which names, and whether they are the only ones or the excluded ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolRule {
+    Allow(Vec<String>),
+    Deny(Vec<String>),
+}
+
+impl ToolRule {
+    /// The variable and value of the server contract that carries this rule.
+    pub fn env(&self) -> (&'static str, String) {
+        match self {
+            ToolRule::Allow(n) => ("MCP_TOOLS_ALLOW", n.join(",")),
+            ToolRule::Deny(n) => ("MCP_TOOLS_DENY", n.join(",")),
+        }
+    }
+    pub fn names(&self) -> &[String] {
+        match self {
+            ToolRule::Allow(n) | ToolRule::Deny(n) => n,
+        }
+    }
 }
 
 impl Server {
@@ -175,4 +212,5 @@ pub struct Deployed {
     pub run: Option<RunSpec>,
     pub image: Option<String>,
     pub railway: Option<RailwaySource>,
+    pub usage: Option<super::prices::Usage>,
 }

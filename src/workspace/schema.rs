@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 
 use super::files::{ClientFile, ServerManifest, WorkspaceFile};
+use super::prices::PriceFile;
 
 pub const SCHEMA_DIR: &str = "schemas";
 
@@ -31,5 +32,6 @@ pub fn all() -> Vec<(&'static str, String)> {
             "workspace.schema.json",
             one::<WorkspaceFile>("workspace.schema.json"),
         ),
+        ("prices.schema.json", one::<PriceFile>("prices.schema.json")),
     ]
 }

@@ -25,6 +25,7 @@ pub mod http;
 mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tool_filter;
 mod tools;
 mod upstream;
 
@@ -40,6 +41,7 @@ pub use config::{Config, ConfigError};
 pub use credentials::{CredentialSpec, Credentials, Resolved, Source};
 pub use reqwest::RequestBuilder;
 pub use secret::{Secret, constant_time_eq, mask};
+pub use tool_filter::ToolFilter;
 pub use tools::{HasKit, ToolError, json_result, whoami_router};
 pub use upstream::{Upstream, UpstreamError, path_segment};
 
@@ -71,6 +73,8 @@ struct KitInner {
     spec: &'static ServerSpec,
     name: String,
     credentials: Credentials,
+    /// `MCP_TOOLS_ALLOW` / `MCP_TOOLS_DENY`, or the error that makes the server refuse to start.
+    tools: Result<ToolFilter, String>,
 }
 
 impl Kit {
@@ -81,17 +85,35 @@ impl Kit {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Self {
         let name = name.into();
+        let tools = ToolFilter::from_env(&lookup);
         let credentials = Credentials::new(spec.credentials, name.clone(), lookup);
         Kit(Arc::new(KitInner {
             spec,
             name,
             credentials,
+            tools,
         }))
     }
 
     /// A kit configured from the process environment (used by [`run`]).
     pub fn from_config(spec: &'static ServerSpec, config: &Config) -> Self {
         Self::new(spec, config.name.clone(), env_var)
+    }
+
+    /// The server's tools as this deployment may offer them: `router` with the tools that
+    /// `MCP_TOOLS_ALLOW` / `MCP_TOOLS_DENY` exclude hidden and refused. Every server builds
+    /// its router through this; an error makes it refuse to start (exit 2).
+    pub fn restrict<S>(
+        &self,
+        router: rmcp::handler::server::router::tool::ToolRouter<S>,
+    ) -> Result<rmcp::handler::server::router::tool::ToolRouter<S>, String>
+    where
+        S: Send + Sync + 'static,
+    {
+        match &self.0.tools {
+            Ok(filter) => filter.apply(router),
+            Err(e) => Err(e.clone()),
+        }
     }
 
     /// The server's name: `MCP_SERVER_NAME`, else the crate name.

@@ -1,12 +1,10 @@
 //! The Machines REST client: one request at a time per rate-limit bucket, paced by Fly's
 //! documented limits, retried per SPEC §5, logged at `-vvv` without secret values.
 //!
-//! Why not `Http::send`'s own retry loop: it retries a 429 internally, so the caller never learns
-//! that a bucket was told to back off, and a concurrent request to the same bucket (two steps
-//! observing the same org at once) could reach it before the announced `Retry-After` elapsed.
-//! Here each attempt goes through the bucket's limiter, a 429 blocks the bucket for everyone, and
-//! at most one request per bucket is in flight. The reqwest client, its timeouts and the debug
-//! sink are `net::Http`'s.
+//! The attempt loop is this client's own because pacing is per bucket: each attempt goes
+//! through the bucket's limiter, a 429 blocks the bucket for everyone, and at most one request
+//! per bucket is in flight. What an attempt's outcome allows (send again, report an unknown
+//! outcome, hand back the answer) is `net::retry`'s one rule.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,17 +15,14 @@ use serde_json::Value;
 
 use super::API_URL_ENV;
 use super::limits::Action;
-use crate::apply::backoff;
 use crate::error::{Error, Result};
+use crate::net::backoff::backoff;
 use crate::net::limiter::{Limiter, Rate};
+use crate::net::retry::{self, Attempt, Idempotency, MAX_RATE_LIMITED, Next, shorten};
 use crate::net::{Http, retry_after};
 use crate::secrets::redact;
 
 pub const DEFAULT_API_URL: &str = "https://api.machines.dev";
-/// Attempts of a read (network errors, 408, 5xx).
-const MAX_ATTEMPTS: u32 = 6;
-/// 429s in a row before giving up on one request.
-const MAX_RATE_LIMITED: u32 = 12;
 
 /// The `Authorization` header for `token` (notes §1): a token already starting with `FlyV1 ` is
 /// sent as is; a bare macaroon (every comma-separated part starts with `fm1r_`, `fm1a_` or
@@ -254,7 +249,12 @@ impl Client {
             let call = format!("{} {}", req.method, req.path);
             let started = Instant::now();
             let outcome = self.http.client().execute(built).await;
-            let (retry, pause, err) = match outcome {
+            let idem = if read {
+                Idempotency::Safe
+            } else {
+                Idempotency::Unsafe
+            };
+            let (next, pause, failure) = match outcome {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
@@ -267,58 +267,21 @@ impl Client {
                             shorten(&body, 2000)
                         ),
                     );
-                    let reply = Reply { status, body };
-                    let wait_timeout = status == 408 && req.action == Action::WaitMachine;
-                    if !reply.ok() && !wait_timeout {
-                        self.debug(
-                            1,
-                            &format!("{what}: HTTP {status}: {}", shorten(&reply.body, 2000)),
-                        );
+                    // `wait`'s 408 is its answer ("not in that state yet"), not a failure.
+                    if status == 408 && req.action == Action::WaitMachine {
+                        return Ok(Reply { status, body });
                     }
-                    match status {
-                        429 => {
-                            limited += 1;
-                            let after = retry_after(&headers);
-                            let wait = after
-                                .unwrap_or_else(|| Duration::from_millis(500u64 << limited.min(5)));
-                            // Nobody sends to this bucket before the server's wait is over.
-                            self.limiter.block(&bucket, wait);
-                            self.limiter.block(&lane, wait);
-                            if limited < MAX_RATE_LIMITED {
-                                self.debug(
-                                    2,
-                                    &format!(
-                                        "{what}: rate limited (HTTP 429), waiting {} ms (unscaled)",
-                                        wait.as_millis()
-                                    ),
-                                );
-                                attempt -= 1;
-                                continue;
-                            }
-                            (
-                                false,
-                                None,
-                                Error::transient(format!("{what}: rate limited (HTTP 429)"), after),
-                            )
+                    let next = retry::next(idem, Attempt::Answered(status));
+                    if next == Next::Return {
+                        if !(200..300).contains(&status) {
+                            self.debug(
+                                1,
+                                &format!("{what}: HTTP {status}: {}", shorten(&body, 2000)),
+                            );
                         }
-                        408 if req.action == Action::WaitMachine => return Ok(reply),
-                        408 | 500..=599 => (
-                            read,
-                            retry_after(&headers),
-                            Error::transient(
-                                format!(
-                                    "{what}: HTTP {status}{}",
-                                    if read {
-                                        ""
-                                    } else {
-                                        " (the outcome is unknown)"
-                                    }
-                                ),
-                                retry_after(&headers),
-                            ),
-                        ),
-                        _ => return Ok(reply),
+                        return Ok(Reply { status, body });
                     }
+                    (next, retry_after(&headers), format!("HTTP {status}"))
                 }
                 Err(e) => {
                     self.debug(
@@ -333,24 +296,34 @@ impl Client {
                     } else {
                         "no response"
                     };
-                    (
-                        read,
-                        None,
-                        Error::transient(
-                            format!(
-                                "{what}: {msg}{}",
-                                if read {
-                                    ""
-                                } else {
-                                    " (the outcome is unknown)"
-                                }
-                            ),
-                            None,
-                        ),
-                    )
+                    (retry::next(idem, Attempt::NoAnswer), None, msg.to_string())
                 }
             };
-            if !retry || attempt >= MAX_ATTEMPTS {
+            if next == Next::RateLimited {
+                limited += 1;
+                let wait = retry::rate_limited_wait(limited, pause);
+                // Nobody sends to this bucket before the server's wait is over.
+                self.limiter.block(&bucket, wait);
+                self.limiter.block(&lane, wait);
+                if limited < MAX_RATE_LIMITED {
+                    self.debug(
+                        2,
+                        &format!(
+                            "{what}: rate limited (HTTP 429), waiting {} ms (unscaled)",
+                            wait.as_millis()
+                        ),
+                    );
+                    // A 429 was refused before processing: it is not one of the call's sends.
+                    attempt -= 1;
+                    continue;
+                }
+                return Err(Error::transient(
+                    format!("{what}: rate limited (HTTP 429)"),
+                    pause,
+                ));
+            }
+            let err = Error::transient(format!("{what}: {failure}{}", next.suffix()), pause);
+            if next == Next::Unknown || !retry::may_send_again(attempt) {
                 return Err(err);
             }
             let wait = backoff(attempt, pause);
@@ -361,17 +334,6 @@ impl Client {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-fn shorten(s: &str, n: usize) -> String {
-    if s.len() <= n {
-        return s.to_string();
-    }
-    let mut end = n;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
 /// An error for a status the caller did not expect, naming the call and Fly's message.

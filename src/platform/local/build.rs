@@ -1,5 +1,8 @@
 //! Binaries of the root Cargo workspace for `run.cargo_bin` servers: built with cargo (which
 //! rebuilds only what is stale), or taken prebuilt from `SCALEWIZE_LOCAL_BIN_DIR`.
+//!
+//! Read-only commands (`diff`, `deploy --dry-run`) never run cargo: they compare the binary that
+//! is on disk now, by content digest, so a relink that produced the same bytes restarts nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -91,20 +94,32 @@ impl Binaries {
         Ok(d.join(bin))
     }
 
-    /// Changes when the binary is rebuilt (size and modification time).
+    /// The content digest of the binary as it is on disk now (built or prebuilt), without
+    /// building it: changes only when its bytes do.
     pub fn version(&self, bin: &str) -> String {
-        let Ok(meta) = self
+        let path = self
             .path(bin)
-            .and_then(|p| std::fs::metadata(&p).map_err(|e| Error::io("read", &p, e)))
-        else {
-            return "(not built)".into();
-        };
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        format!("{}:{mtime}", meta.len())
+            .unwrap_or_else(|_| self.predicted_dir().join(bin));
+        match std::fs::read(&path) {
+            Ok(bytes) => crate::model::content_digest(&bytes),
+            Err(_) => "(not built)".into(),
+        }
+    }
+
+    /// Where cargo puts the binaries when nothing was built in this run (no `cargo metadata`:
+    /// that would run cargo too).
+    fn predicted_dir(&self) -> PathBuf {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|d| {
+                if d.is_relative() {
+                    self.root.join(d)
+                } else {
+                    d
+                }
+            })
+            .unwrap_or_else(|| self.root.join("target"))
+            .join("debug")
     }
 
     fn metadata(&self) -> Result<Metadata> {

@@ -1,43 +1,81 @@
 //! The `local` platform: each MCP server runs on this machine as a supervised background process
-//! on a free loopback port, with state under `.scalewize/local/`. LibreChat is not run locally:
-//! its "deploy" writes the resolved `librechat.yaml` and env file under `.scalewize/<client>/`
-//! (0600), with `mcpSettings.allowedAddresses` for the loopback ports.
+//! on a free port, with state under `.scalewize/local/`. Each client's LibreChat is a compose
+//! project under `.scalewize/<client>/` (see `librechat`), run by Docker when a daemon answers
+//! and `config-only` otherwise.
 
 mod build;
-mod librechat;
+pub mod compose;
+mod docker;
+mod doctor;
+pub mod fit;
+pub mod librechat;
+mod librechat_service;
 pub mod state;
 pub mod supervisor;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use self::build::Binaries;
-use self::state::{Dirs, Record, RunFile, RunStatus, alive, read_json, write_json};
-use super::{Applied, Fields, Observed, Op, Platform, Resolved, State, Step};
+use self::state::{
+    Dirs, Record, RunFile, RunStatus, alive, all_supervisors, read_json, supervisors_of, write_json,
+};
+use super::{Applied, Platform, Resolved, Step};
 use crate::error::{Error, Result};
-use crate::plan::service::{ServiceKey, ServiceKind, ServiceSpec};
+use crate::model::{Fields, Observed, Op, State, substitute_own_url};
+use crate::model::{ServiceKey, ServiceKind, ServiceSpec};
 use crate::workspace::{PlatformName, Workspace};
 
 pub use build::BIN_DIR_ENV;
 
-/// LibreChat's URL on this machine when no `librechat.domain` is set.
-pub const LOCAL_LIBRECHAT_URL: &str = "http://localhost:3080";
-
 pub struct LocalPlatform {
     workspace: PathBuf,
+    prefix: String,
     dirs: Dirs,
     bins: Binaries,
     http: reqwest::Client,
+    /// Whether a Docker daemon answers, asked once per run and only when LibreChat needs it.
+    docker: OnceLock<bool>,
+}
+
+/// The command that starts `client`'s LibreChat when Docker did not run it at deploy (its
+/// compose project is written, config-only), for deploy's last lines.
+pub fn start_command(ws: &Workspace, client: &str) -> Option<String> {
+    let p = LocalPlatform::new(ws).ok()?;
+    let r = read_json::<Record>(&p.dirs.record(&ServiceKey::librechat(client)))?;
+    if r.compose_project.is_some() {
+        return None;
+    }
+    let file = r
+        .files
+        .iter()
+        .find(|f| f.ends_with(librechat::COMPOSE_FILE))?;
+    let project = docker::Project::new(&librechat::project_name(&p.prefix, client), file);
+    Some(project.up_command(&ws.root))
 }
 
 impl LocalPlatform {
+    fn check_inside(&self, path: &Path) -> Result<()> {
+        match crate::fs::escape(&self.workspace, path) {
+            Some(e) => Err(Error::new(e.describe(&self.workspace)).hint(crate::fs::ESCAPE_HINT)),
+            None => Ok(()),
+        }
+    }
+
     pub fn new(ws: &Workspace) -> Result<Self> {
+        // Records, logs and resolved files live here: refuse a link that leads out.
+        if let Some(e) = crate::fs::escape(&ws.root, &ws.state_dir().join("local")) {
+            return Err(Error::new(e.describe(&ws.root)).hint(crate::fs::ESCAPE_HINT));
+        }
         Ok(LocalPlatform {
             workspace: ws.root.clone(),
+            prefix: ws.settings.prefix.clone(),
+            docker: OnceLock::new(),
             dirs: Dirs {
                 root: ws.state_dir().join("local"),
             },
@@ -66,12 +104,44 @@ impl LocalPlatform {
         out
     }
 
+    fn docker(&self) -> bool {
+        *self.docker.get_or_init(docker::answers)
+    }
+
+    /// Where MCP servers listen. LibreChat in a container reaches the host through Docker's
+    /// bridge, not loopback; every deployed server checks its access token, so listening there
+    /// is no open door. A field, so Docker coming or going restarts them on the next deploy.
+    fn listen_host(&self) -> &'static str {
+        if self.docker() {
+            "0.0.0.0"
+        } else {
+            "127.0.0.1"
+        }
+    }
+
+    /// LibreChat's port for `client`: the one recorded, else its preferred one.
+    fn librechat_port(&self, client: &str) -> u16 {
+        read_json::<Record>(&self.dirs.record(&ServiceKey::librechat(client)))
+            .map(|r| r.port)
+            .filter(|p| *p != 0)
+            .unwrap_or_else(|| librechat::preferred_port(client))
+    }
+
     fn supervisor(&self, record_path: &Path) -> Option<RunFile> {
         read_json::<RunFile>(&record_path.with_extension("run.json"))
     }
 
     /// Stop a service's supervisor and server (their process group); wait until both are gone.
+    /// Supervisors of the same record that no run file names are stopped too.
     fn stop(&self, record_path: &Path) {
+        let recorded = self.supervisor(record_path).map(|r| r.supervisor_pid);
+        let untracked: Vec<u32> = supervisors_of(record_path, supervisor::SUBCOMMAND)
+            .into_iter()
+            .filter(|p| Some(*p) != recorded)
+            .collect();
+        if !untracked.is_empty() {
+            stop_groups(&untracked, &record_path.display().to_string());
+        }
         let Some(run) = self.supervisor(record_path) else {
             return;
         };
@@ -172,6 +242,7 @@ impl LocalPlatform {
             cwd,
             log: log.clone(),
             files: Vec::new(),
+            compose_project: None,
             fields: spec.fields.clone(),
         };
         write_json(&record_path, &record)?;
@@ -207,7 +278,8 @@ impl LocalPlatform {
                 Resolved::OwnUrl => cmd.env(k, &url),
             };
         }
-        cmd.env("HOST", "127.0.0.1").env("PORT", port.to_string());
+        cmd.env("HOST", self.listen_host())
+            .env("PORT", port.to_string());
         // SAFETY: setsid in the child before exec, so the supervisor leads its own process group
         // and outlives this command.
         unsafe {
@@ -258,6 +330,29 @@ impl LocalPlatform {
     }
 }
 
+/// SIGTERM the process groups these supervisors lead (each called setsid, its server is in its
+/// group), wait up to 8 s, then SIGKILL what is left.
+fn stop_groups(pids: &[u32], marker: &str) {
+    for &p in pids {
+        // SAFETY: pids verified (via /proc cmdline) to be supervisors of this workspace's record.
+        unsafe {
+            libc::kill(-(p as libc::pid_t), libc::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline && pids.iter().any(|&p| alive(p, marker)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for &p in pids {
+        if alive(p, marker) {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(-(p as libc::pid_t), libc::SIGKILL);
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Platform for LocalPlatform {
     fn name(&self) -> PlatformName {
@@ -265,9 +360,21 @@ impl Platform for LocalPlatform {
     }
 
     fn fields(&self, spec: &ServiceSpec, mut base: Fields) -> Fields {
-        // Images, regions and sizes mean nothing here; the binary does.
-        for k in ["image", "repo", "region", "size"] {
+        // Regions and sizes mean nothing here; the binary does, and LibreChat's image.
+        for k in ["region", "size"] {
             base.remove(k);
+        }
+        if spec.kind == ServiceKind::Mcp {
+            base.remove("image");
+            base.insert("listen".into(), self.listen_host().into());
+        }
+        if let Some(l) = &spec.local {
+            let run = match (&l.run.cargo_bin, &l.run.command) {
+                (Some(b), _) => format!("cargo_bin {b}"),
+                (None, Some(c)) => format!("command {}", c.join(" ")),
+                _ => String::new(),
+            };
+            base.insert("run".into(), run);
         }
         if let Some(local) = &spec.local
             && let Some(bin) = &local.run.cargo_bin
@@ -277,19 +384,12 @@ impl Platform for LocalPlatform {
                 format!("{bin} ({})", self.bins.version(bin)),
             );
         }
-        for (k, v) in base.iter_mut() {
-            if v == crate::plan::OWN_URL && k.starts_with("env.") {
-                *v = LOCAL_LIBRECHAT_URL.to_string();
-            }
-        }
+        let own = format!("http://localhost:{}", self.librechat_port(&spec.key.owner));
+        substitute_own_url(&mut base, &own);
         base
     }
 
-    async fn prepare(
-        &self,
-        specs: &[&ServiceSpec],
-        progress: &crate::apply::progress::Progress,
-    ) -> Result<()> {
+    async fn prepare(&self, specs: &[&ServiceSpec], progress: &crate::ui::Progress) -> Result<()> {
         let bins: BTreeSet<String> = specs
             .iter()
             .filter_map(|s| s.local.as_ref().and_then(|l| l.run.cargo_bin.clone()))
@@ -302,22 +402,17 @@ impl Platform for LocalPlatform {
 
     async fn observe(&self, owners: Option<&BTreeSet<String>>) -> Result<Vec<Observed>> {
         let mut out = Vec::new();
+        let mut supervisors = all_supervisors(supervisor::SUBCOMMAND);
         for (path, record) in self.records() {
             if owners.is_some_and(|o| !o.contains(&record.key.owner)) {
                 continue;
             }
+            let mut has_url = true;
             let (state, detail) = match record.kind {
                 ServiceKind::LibreChat => {
-                    if record.files.iter().all(|f| f.is_file()) {
-                        (
-                            State::Running,
-                            Some(
-                                "resolved config written; LibreChat is not run locally".to_string(),
-                            ),
-                        )
-                    } else {
-                        (State::Down, Some("resolved config missing".to_string()))
-                    }
+                    let (state, detail, url) = self.observe_librechat(&record).await;
+                    has_url = url;
+                    (state, detail)
                 }
                 ServiceKind::Mcp => match self.supervisor(&path) {
                     None => (State::Down, Some("never started".into())),
@@ -354,11 +449,27 @@ impl Platform for LocalPlatform {
                     }
                 },
             };
+            // A supervisor of this service that no run file names still holds a port and a
+            // server: say so (redeploy and destroy stop it).
+            let recorded = self.supervisor(&path).map(|r| r.supervisor_pid);
+            let untracked = supervisors
+                .remove(&path)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| Some(*p) != recorded)
+                .count();
+            let detail = match (untracked, detail) {
+                (0, d) => d,
+                (n, d) => Some(format!(
+                    "{}{n} untracked supervisor(s) also running (redeploy or destroy stops them)",
+                    d.map(|d| format!("{d}; ")).unwrap_or_default()
+                )),
+            };
             out.push(Observed {
                 key: record.key.clone(),
                 platform: PlatformName::Local,
                 id: path.display().to_string(),
-                url: Some(record.url.clone()),
+                url: has_url.then(|| record.url.clone()),
                 state,
                 detail,
                 fields: record.fields.clone(),
@@ -373,6 +484,10 @@ impl Platform for LocalPlatform {
         match step.op {
             Op::Delete => {
                 let record = read_json::<Record>(&record_path);
+                if let Some(r) = record.as_ref().filter(|r| r.kind == ServiceKind::LibreChat) {
+                    tokio::task::block_in_place(|| self.remove_librechat(&record_path, r))?;
+                    return Ok(Applied::default());
+                }
                 tokio::task::block_in_place(|| self.stop(&record_path));
                 if let Some(r) = &record {
                     for f in &r.files {
@@ -385,47 +500,29 @@ impl Platform for LocalPlatform {
                 Ok(Applied::default())
             }
             Op::Create | Op::Update => {
+                // What follows writes state and resolved secrets: never into git.
+                crate::workspace::gitignore::ensure_ignored(&self.workspace)?;
                 let spec = step
                     .spec
                     .ok_or_else(|| Error::new(format!("{key}: nothing to apply")))?;
                 match spec.spec.kind {
                     ServiceKind::Mcp => self.start_mcp(&step, spec).await,
-                    ServiceKind::LibreChat => {
-                        let dir = self
-                            .workspace
-                            .join(crate::workspace::STATE_DIR)
-                            .join(&key.owner);
-                        let (files, url) = librechat::write_resolved(&dir, spec)?;
-                        for f in &files {
-                            (step.progress)(&format!(
-                                "wrote {}",
-                                f.strip_prefix(&self.workspace).unwrap_or(f).display()
-                            ));
-                        }
-                        write_json(
-                            &record_path,
-                            &Record {
-                                key: key.clone(),
-                                kind: ServiceKind::LibreChat,
-                                url: url.clone(),
-                                port: 0,
-                                health_path: String::new(),
-                                program: PathBuf::new(),
-                                args: Vec::new(),
-                                cwd: PathBuf::new(),
-                                log: PathBuf::new(),
-                                files,
-                                fields: spec.fields.clone(),
-                            },
-                        )?;
-                        Ok(Applied { url: Some(url) })
-                    }
+                    ServiceKind::LibreChat => self.start_librechat(&step, spec).await,
                 }
             }
         }
     }
 
+    async fn doctor(&self, specs: &[&ServiceSpec]) -> Vec<crate::platform::check::Check> {
+        doctor::diagnose(specs)
+    }
+
     async fn logs(&self, key: &ServiceKey, lines: usize) -> Result<Vec<String>> {
+        if let Some(r) =
+            read_json::<Record>(&self.dirs.record(key)).filter(|r| r.kind == ServiceKind::LibreChat)
+        {
+            return tokio::task::block_in_place(|| self.librechat_logs(&r, lines));
+        }
         let log = self.dirs.log(key);
         let text = std::fs::read_to_string(&log).map_err(|_| {
             Error::new(format!("no logs for {key} on local"))
@@ -434,21 +531,4 @@ impl Platform for LocalPlatform {
         let all: Vec<String> = text.lines().map(str::to_string).collect();
         Ok(all[all.len().saturating_sub(lines)..].to_vec())
     }
-}
-
-/// The loopback `host:port` of each MCP URL LibreChat's env points at.
-pub fn loopback_addresses(env: &BTreeMap<String, Resolved>) -> Vec<String> {
-    let mut out: Vec<String> = env
-        .values()
-        .filter_map(|v| match v {
-            Resolved::Url(u) => u.strip_prefix("http://"),
-            _ => None,
-        })
-        .filter_map(|rest| rest.split('/').next())
-        .filter(|hp| hp.starts_with("127.0.0.1:") || hp.starts_with("localhost:"))
-        .map(str::to_string)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }

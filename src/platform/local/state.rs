@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::plan::service::{ServiceKey, ServiceKind};
-use crate::platform::Fields;
+use crate::model::Fields;
+use crate::model::{ServiceKey, ServiceKind};
 
 pub struct Dirs {
     pub root: PathBuf,
@@ -60,6 +60,9 @@ pub struct Record {
     /// LibreChat: the resolved files written for it.
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// LibreChat: its compose project, when Docker ran it (none: config-only).
+    #[serde(default)]
+    pub compose_project: Option<String>,
     pub fields: Fields,
 }
 
@@ -92,7 +95,41 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::new(e.to_string()))?;
-    crate::render::write_atomic(path, text.as_bytes(), Some(0o600))
+    crate::fs::write_atomic(path, text.as_bytes(), Some(0o600))
+}
+
+/// Every live supervisor of the record at `record_path` (`scalewize __supervise <record>`),
+/// recorded or not: a supervisor whose run file was overwritten (a crash between start and
+/// record, or two deploys before the workspace lock existed) still owns its port and server.
+pub fn supervisors_of(record_path: &Path, subcommand: &str) -> Vec<u32> {
+    all_supervisors(subcommand)
+        .remove(record_path)
+        .unwrap_or_default()
+}
+
+/// Every live supervisor on this machine, by the record it supervises (one pass over /proc).
+pub fn all_supervisors(subcommand: &str) -> std::collections::HashMap<PathBuf, Vec<u32>> {
+    let mut out: std::collections::HashMap<PathBuf, Vec<u32>> = Default::default();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for pid in entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
+        if let Some(w) = args.windows(2).find(|w| w[0] == subcommand.as_bytes())
+            && alive(pid, subcommand)
+        {
+            let record =
+                PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(w[1]));
+            out.entry(record).or_default().push(pid);
+        }
+    }
+    out
 }
 
 /// Is `pid` a live process whose command line contains `marker`? (Guards against pid reuse.)

@@ -25,11 +25,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn log_line(log: &Path, msg: &str) {
     if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(log) {
-        let _ = writeln!(
-            f,
-            "[scalewize supervisor {}] {msg}",
-            crate::apply::progress::timestamp()
-        );
+        let _ = writeln!(f, "[scalewize supervisor {}] {msg}", crate::ui::timestamp());
     }
 }
 
@@ -52,10 +48,10 @@ fn stop_child(child: &mut Child) {
 /// Run the supervisor loop for the record at `record_path`; returns the process exit code.
 pub fn supervise(record_path: &Path) -> i32 {
     let Some(record) = read_json::<Record>(record_path) else {
-        eprintln!(
+        crate::ui::stderr_line(&format!(
             "scalewize supervisor: cannot read {}",
             record_path.display()
-        );
+        ));
         return 1;
     };
     let run_path = record_path.with_extension("run.json");
@@ -156,7 +152,7 @@ pub fn supervise(record_path: &Path) -> i32 {
         }
         restarts.push_back(now);
         let backoff =
-            crate::apply::scaled(Duration::from_millis(200 * (1 << restarts.len().min(4))));
+            crate::net::backoff::scaled(Duration::from_millis(200 * (1 << restarts.len().min(4))));
         log_line(
             &record.log,
             &format!(

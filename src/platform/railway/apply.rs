@@ -18,35 +18,41 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::client::ApiError;
-use super::model::{self, Deployment, Desired, Domain, Live, LiveVars, Record, Source};
+use super::deployment::POLL;
+use super::model::{self, Deployment, Desired, Live, LiveVars, Record, Source};
 use super::{ProjectRef, RailwayPlatform, ops};
 use crate::error::{Error, Result};
-use crate::plan::service::{ServiceKey, ServiceKind};
-use crate::platform::{Applied, Op, Step};
-
-/// Poll intervals for a deployment (unscaled seconds), the last one repeating: polls count
-/// against the hourly request budget, and deployments take minutes.
-const POLL: [u64; 5] = [2, 3, 5, 8, 10];
+use crate::model::Op;
+use crate::model::{ServiceKey, ServiceKind};
+use crate::platform::{Applied, Step};
 
 impl RailwayPlatform {
     pub(super) async fn apply_step(&self, step: Step<'_>) -> Result<Applied> {
-        match step.op {
-            Op::Delete => self.delete(&step).await,
-            Op::Create | Op::Update => self.upsert(&step).await,
-        }
+        // Every request of the step knows its deadline (see `net::deadline`).
+        crate::net::deadline::within(step.deadline, async {
+            match step.op {
+                Op::Delete => self.delete(&step).await,
+                Op::Create | Op::Update => self.upsert(&step).await,
+            }
+        })
+        .await
     }
 
-    fn note(step: &Step<'_>, msg: &str) {
+    pub(super) fn note(step: &Step<'_>, msg: &str) {
         (step.progress)(msg);
     }
 
     /// A mutation; its data, or the error as the crate sees it (unknown outcome: transient).
-    async fn mutate(&self, op: &ops::Op, vars: Value) -> std::result::Result<Value, ApiError> {
+    pub(super) async fn mutate(
+        &self,
+        op: &ops::Op,
+        vars: Value,
+    ) -> std::result::Result<Value, ApiError> {
         self.api.run(op, vars).await
     }
 
     /// Wait out the list-lag bound after a create whose outcome is unknown, so a list shows it.
-    async fn settle(&self, pending_key: &str, step: &Step<'_>) -> bool {
+    pub(super) async fn settle(&self, pending_key: &str, step: &Step<'_>) -> bool {
         let since = self
             .cache
             .lock()
@@ -72,7 +78,7 @@ impl RailwayPlatform {
         true
     }
 
-    fn clear_pending(&self, pending_key: &str) {
+    pub(super) fn clear_pending(&self, pending_key: &str) {
         self.cache
             .lock()
             .expect("cache")
@@ -80,7 +86,7 @@ impl RailwayPlatform {
             .remove(pending_key);
     }
 
-    fn mark_pending(&self, pending_key: &str) {
+    pub(super) fn mark_pending(&self, pending_key: &str) {
         self.cache
             .lock()
             .expect("cache")
@@ -89,129 +95,8 @@ impl RailwayPlatform {
             .or_insert_with(Instant::now);
     }
 
-    /// The owner's project: known, found again after an unknown create, or created.
-    async fn ensure_project(&self, owner: &str, step: &Step<'_>) -> Result<ProjectRef> {
-        let lock = self.lock(&format!("project:{owner}"));
-        let _held = lock.lock().await;
-        if let Some(p) = self.cache.lock().expect("cache").projects.get(owner) {
-            return Ok(p.clone());
-        }
-        let pending_key = format!("project:{owner}");
-        if self.settle(&pending_key, step).await {
-            let listed = self.list_projects().await?;
-            let owners = std::collections::BTreeSet::from([owner.to_string()]);
-            if let Some(p) = self
-                .ours(&listed, Some(&owners))?
-                .remove(owner)
-                .and_then(|v| v.into_iter().next())
-            {
-                self.clear_pending(&pending_key);
-                let mut cache = self.cache.lock().expect("cache");
-                cache.projects.insert(owner.to_string(), p.clone());
-                cache.made_projects.insert(owner.to_string());
-                return Ok(p);
-            }
-        }
-        let name = model::project_name(&self.prefix, owner);
-        Self::note(step, &format!("creating project {name}"));
-        let workspace = self.workspace_id().await?;
-        let data = match self
-            .mutate(
-                &ops::PROJECT_CREATE,
-                json!({"input": {
-                    "name": name,
-                    "description": model::marker(owner),
-                    "workspaceId": workspace,
-                }}),
-            )
-            .await
-        {
-            Ok(d) => d,
-            Err(e @ ApiError::Unknown(_)) => {
-                self.mark_pending(&pending_key);
-                return Err(self.error(e));
-            }
-            Err(e) => return Err(self.error(e)),
-        };
-        self.clear_pending(&pending_key);
-        let p = &data["projectCreate"];
-        let envs: Vec<(String, String)> = p["environments"]["edges"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                (
-                    e["node"]["id"].as_str().unwrap_or_default().to_string(),
-                    e["node"]["name"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        let env = envs
-            .iter()
-            .find(|(_, n)| n == model::ENVIRONMENT)
-            .or(envs.first())
-            .map(|(id, _)| id.clone())
-            .ok_or_else(|| {
-                Error::new(format!(
-                    "Railway created project {name} without an environment"
-                ))
-            })?;
-        let project = ProjectRef {
-            id: p["id"].as_str().unwrap_or_default().to_string(),
-            name,
-            owner: owner.to_string(),
-            environment_id: env,
-            created_at: p["createdAt"].as_str().unwrap_or_default().to_string(),
-        };
-        let mut cache = self.cache.lock().expect("cache");
-        cache.projects.insert(owner.to_string(), project.clone());
-        cache.made_projects.insert(owner.to_string());
-        cache.members.entry(project.id.clone()).or_default();
-        Ok(project)
-    }
-
-    /// Delete the owner's duplicate projects that hold nothing (only ever after faults).
-    async fn remove_empty_duplicates(&self, owner: &str, step: &Step<'_>) {
-        let dups = {
-            let cache = self.cache.lock().expect("cache");
-            cache.duplicates.get(owner).cloned().unwrap_or_default()
-        };
-        for d in dups {
-            let empty = self
-                .cache
-                .lock()
-                .expect("cache")
-                .members
-                .get(&d.id)
-                .is_some_and(|m| m.is_empty());
-            if !empty {
-                Self::note(
-                    step,
-                    &format!(
-                        "another project {} ({}) holds services: left alone",
-                        d.name, d.id
-                    ),
-                );
-                continue;
-            }
-            Self::note(
-                step,
-                &format!("deleting the empty duplicate project {}", d.id),
-            );
-            match self.mutate(&ops::PROJECT_DELETE, json!({"id": d.id})).await {
-                Ok(_) | Err(ApiError::NotFound(_)) => {
-                    let mut cache = self.cache.lock().expect("cache");
-                    if let Some(list) = cache.duplicates.get_mut(owner) {
-                        list.retain(|x| x.id != d.id);
-                    }
-                }
-                Err(e) => Self::note(step, &format!("could not delete it: {}", e.message())),
-            }
-        }
-    }
-
     /// A service of ours named `d.name` that `serviceCreate` says exists: find it (lists may lag).
-    async fn find_service(
+    pub(super) async fn find_service(
         &self,
         project: &ProjectRef,
         d: &Desired,
@@ -261,7 +146,7 @@ impl RailwayPlatform {
     }
 
     /// Create the service (empty, marked); `true` when it is new, `false` when it existed.
-    async fn create_service(
+    pub(super) async fn create_service(
         &self,
         project: &ProjectRef,
         d: &Desired,
@@ -321,7 +206,7 @@ impl RailwayPlatform {
         Ok((live, fresh))
     }
 
-    fn remember(&self, key: &ServiceKey, live: &Live) {
+    pub(super) fn remember(&self, key: &ServiceKey, live: &Live) {
         self.cache
             .lock()
             .expect("cache")
@@ -330,12 +215,17 @@ impl RailwayPlatform {
     }
 
     /// The settings input when any setting differs (all of them: one call either way).
-    fn settings_input(d: &Desired, live: &Live, fresh: bool) -> Option<Map<String, Value>> {
+    pub(super) fn settings_input(
+        d: &Desired,
+        live: &Live,
+        fresh: bool,
+    ) -> Option<Map<String, Value>> {
         let configured = live.vars.record.as_ref().is_some_and(Record::configured);
         let mut differs = fresh || !configured;
         differs |= live.health_path.as_deref() != Some(d.health_path.as_str());
         if let Some(r) = &d.region {
-            differs |= live.region.as_deref() != Some(r.as_str());
+            let record = live.vars.record.clone().unwrap_or_default();
+            differs |= model::placed_region(&record, live.region.as_deref()) != Some(r.as_str());
         }
         differs |= live.start_command != d.start_command && d.kind == ServiceKind::LibreChat;
         let image_change = match &d.source {
@@ -350,12 +240,16 @@ impl RailwayPlatform {
         }
         let mut s = Map::new();
         s.insert("healthcheckPath".into(), d.health_path.clone().into());
-        s.insert("numReplicas".into(), 1.into());
+        match &d.region {
+            Some(r) => {
+                s.insert("multiRegionConfig".into(), model::multi_region_config(r));
+            }
+            None => {
+                s.insert("numReplicas".into(), 1.into());
+            }
+        }
         s.insert("restartPolicyType".into(), "ON_FAILURE".into());
         s.insert("restartPolicyMaxRetries".into(), 5.into());
-        if let Some(r) = &d.region {
-            s.insert("region".into(), r.clone().into());
-        }
         if let Some(c) = &d.start_command {
             s.insert("startCommand".into(), c.clone().into());
         }
@@ -374,7 +268,7 @@ impl RailwayPlatform {
     }
 
     /// Whether the live source is not the desired one in a way only `serviceConnect` fixes.
-    fn needs_connect(d: &Desired, live: &Live) -> bool {
+    pub(super) fn needs_connect(d: &Desired, live: &Live) -> bool {
         if !live.connected() {
             return true;
         }
@@ -388,7 +282,7 @@ impl RailwayPlatform {
         }
     }
 
-    async fn upsert(&self, step: &Step<'_>) -> Result<Applied> {
+    pub(super) async fn upsert(&self, step: &Step<'_>) -> Result<Applied> {
         let key = step.key;
         let r = step
             .spec
@@ -522,16 +416,24 @@ impl RailwayPlatform {
                 Source::Repo { repo, .. } => live.repo = Some(repo.clone()),
             }
             self.remember(key, &live);
-            if commit.is_some() {
+            // `serviceConnect` deploys the branch's tip: when that is our commit, wait for
+            // its deployment rather than deploying the same commit a second time.
+            let tip_is_ours = match (&d.source, commit.as_deref()) {
+                (Source::Repo { branch, .. }, Some(c)) => {
+                    super::source::on_remote_branch(&self.root, c, branch) == Ok(true)
+                }
+                _ => false,
+            };
+            if commit.is_some() && !tip_is_ours {
                 Some(self.deploy(&live, commit.as_deref(), step).await?)
             } else {
                 Some(self.new_deployment(&live, previous.as_ref(), step).await?)
             }
-        } else if changed || live.state().0 == crate::platform::State::Down {
+        } else if changed || live.state().0 == crate::model::State::Down {
             Some(self.deploy(&live, commit.as_deref(), step).await?)
         } else {
             match &live.latest {
-                Some(l) if live.state().0 == crate::platform::State::Starting => Some(l.id.clone()),
+                Some(l) if live.state().0 == crate::model::State::Starting => Some(l.id.clone()),
                 _ => None,
             }
         };
@@ -553,202 +455,7 @@ impl RailwayPlatform {
         Ok(Applied { url: live.url() })
     }
 
-    /// `serviceInstanceDeployV2` (deploys the current source, or `commit`): its deployment id.
-    async fn deploy(&self, live: &Live, commit: Option<&str>, step: &Step<'_>) -> Result<String> {
-        Self::note(step, "deploying");
-        let data = self
-            .mutate(
-                &ops::DEPLOY,
-                json!({"serviceId": live.service_id, "environmentId": live.environment_id, "commitSha": commit}),
-            )
-            .await
-            .map_err(|e| self.error(e))?;
-        data["serviceInstanceDeployV2"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| Error::new("Railway serviceInstanceDeployV2 returned no deployment id"))
-    }
-
-    /// The deployment a `serviceConnect` started: the latest one, once it is not `previous`.
-    async fn new_deployment(
-        &self,
-        live: &Live,
-        previous: Option<&Deployment>,
-        step: &Step<'_>,
-    ) -> Result<String> {
-        let mut i = 0;
-        loop {
-            let data = self
-                .api
-                .run(
-                    &ops::LATEST_DEPLOYMENT,
-                    json!({"serviceId": live.service_id, "environmentId": live.environment_id}),
-                )
-                .await
-                .map_err(|e| self.error(e))?;
-            if let Some(id) = data["serviceInstance"]["latestDeployment"]["id"].as_str()
-                && previous.is_none_or(|p| p.id != id)
-            {
-                return Ok(id.to_string());
-            }
-            if Instant::now() > step.deadline {
-                return Err(Error::new(format!(
-                    "{}: no deployment started after connecting its source",
-                    step.key
-                ))
-                .hint("see the service's deployments in Railway's dashboard"));
-            }
-            tokio::time::sleep(Self::scaled(Duration::from_secs(
-                POLL[i.min(POLL.len() - 1)],
-            )))
-            .await;
-            i += 1;
-        }
-    }
-
-    /// Poll a deployment to a terminal status (notes §3g); its final status, or why it failed.
-    async fn wait_deployment(
-        &self,
-        id: &str,
-        expect_image: Option<&str>,
-        step: &Step<'_>,
-    ) -> Result<String> {
-        let mut i = 0;
-        let mut last = String::new();
-        loop {
-            let data = self
-                .api
-                .run(&ops::DEPLOYMENT, json!({"id": id}))
-                .await
-                .map_err(|e| self.error(e))?;
-            let status = data["deployment"]["status"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if status != last {
-                Self::note(step, &format!("deployment {}", status.to_ascii_lowercase()));
-                last = status.clone();
-            }
-            if status == model::TERMINAL_OK {
-                if let (Some(want), Some(got)) =
-                    (expect_image, data["deployment"]["meta"]["image"].as_str())
-                    && want != got
-                {
-                    return Err(Error::new(format!(
-                        "{}: Railway deployed image {got}, not {want}",
-                        step.key
-                    ))
-                    .hint("deploy again; if it persists, check the service's source in Railway"));
-                }
-                return Ok(status);
-            }
-            if model::TERMINAL_BAD.contains(&status.as_str()) {
-                return Err(
-                    Error::new(format!("{}: the deployment ended {status}", step.key)).hint(
-                        format!(
-                            "see `scalewize logs {} {}` or the deployment in Railway's dashboard",
-                            step.key.owner, step.key.service
-                        ),
-                    ),
-                );
-            }
-            if Instant::now() > step.deadline {
-                return Err(Error::new(format!(
-                    "{}: the deployment is still {} at the deadline",
-                    step.key,
-                    status.to_ascii_lowercase()
-                ))
-                .hint("--wait-timeout gives it longer; `scalewize status` shows how it ends"));
-            }
-            tokio::time::sleep(Self::scaled(Duration::from_secs(
-                POLL[i.min(POLL.len() - 1)],
-            )))
-            .await;
-            i += 1;
-        }
-    }
-
-    /// A public domain for the service: found again after an unknown create, or created.
-    async fn ensure_domain(&self, live: &Live, d: &Desired, step: &Step<'_>) -> Result<Domain> {
-        let pending_key = format!("domain:{}", live.service_id);
-        if self.settle(&pending_key, step).await {
-            let data = self
-                .api
-                .run(
-                    &ops::DOMAINS,
-                    json!({"projectId": live.project_id, "environmentId": live.environment_id, "serviceId": live.service_id}),
-                )
-                .await
-                .map_err(|e| self.error(e))?;
-            if let Some(x) = data["domains"]["serviceDomains"]
-                .as_array()
-                .and_then(|a| a.first())
-            {
-                self.clear_pending(&pending_key);
-                return Ok(Domain {
-                    id: x["id"].as_str().unwrap_or_default().to_string(),
-                    domain: x["domain"].as_str().unwrap_or_default().to_string(),
-                    target_port: x["targetPort"].as_i64(),
-                });
-            }
-        }
-        Self::note(step, "creating its public domain");
-        let data = match self
-            .mutate(
-                &ops::DOMAIN_CREATE,
-                json!({"input": {
-                    "serviceId": live.service_id,
-                    "environmentId": live.environment_id,
-                    "targetPort": d.port,
-                }}),
-            )
-            .await
-        {
-            Ok(data) => data,
-            Err(e @ ApiError::Unknown(_)) => {
-                self.mark_pending(&pending_key);
-                return Err(self.error(e));
-            }
-            Err(e) => return Err(self.error(e)),
-        };
-        self.clear_pending(&pending_key);
-        let x = &data["serviceDomainCreate"];
-        let domain = Domain {
-            id: x["id"].as_str().unwrap_or_default().to_string(),
-            domain: x["domain"].as_str().unwrap_or_default().to_string(),
-            target_port: x["targetPort"].as_i64(),
-        };
-        self.cache
-            .lock()
-            .expect("cache")
-            .made_domains
-            .insert(live.service_id.clone(), domain.clone());
-        Ok(domain)
-    }
-
-    /// Keep the oldest domain (clients use it), delete the others (only ever after faults).
-    async fn remove_extra_domains(&self, live: &mut Live, step: &Step<'_>) {
-        let extra: Vec<Domain> = live.domains.iter().skip(1).cloned().collect();
-        for x in extra {
-            Self::note(step, &format!("deleting the duplicate domain {}", x.domain));
-            match self.mutate(&ops::DOMAIN_DELETE, json!({"id": x.id})).await {
-                Ok(_) | Err(ApiError::NotFound(_)) => {
-                    live.domains.retain(|y| y.id != x.id);
-                    let mut cache = self.cache.lock().expect("cache");
-                    if cache
-                        .made_domains
-                        .get(&live.service_id)
-                        .is_some_and(|d| d.id == x.id)
-                    {
-                        cache.made_domains.remove(&live.service_id);
-                    }
-                }
-                Err(e) => Self::note(step, &format!("could not delete it: {}", e.message())),
-            }
-        }
-    }
-
-    async fn delete(&self, step: &Step<'_>) -> Result<Applied> {
+    pub(super) async fn delete(&self, step: &Step<'_>) -> Result<Applied> {
         let key = step.key;
         let (live, project) = {
             let cache = self.cache.lock().expect("cache");
@@ -793,7 +500,7 @@ impl RailwayPlatform {
 
     /// A delete; when its outcome is unknown, look (a read by id: no list to lag) and repeat
     /// it only while the thing is still there, until `deadline`. "Not found" is done.
-    async fn delete_checked(
+    pub(super) async fn delete_checked(
         &self,
         delete: &ops::Op,
         vars: Value,
@@ -815,78 +522,11 @@ impl RailwayPlatform {
                 Ok(_) | Err(ApiError::Unknown(_) | ApiError::Transient(..))
                     if Instant::now() < deadline =>
                 {
-                    tokio::time::sleep(crate::apply::backoff(attempt.min(4), None)).await;
+                    tokio::time::sleep(crate::net::backoff::backoff(attempt.min(4), None)).await;
                 }
                 _ => return Err(self.error(err)),
             }
         }
-    }
-
-    /// After a delete: remove the owner's project once nothing is left in it (ours or not).
-    async fn delete_project_if_empty(
-        &self,
-        owner: &str,
-        project_id: &str,
-        step: &Step<'_>,
-    ) -> Result<()> {
-        let lock = self.lock(&format!("project:{owner}"));
-        let _held = lock.lock().await;
-        let known_empty = self
-            .cache
-            .lock()
-            .expect("cache")
-            .members
-            .get(project_id)
-            .is_some_and(|m| m.is_empty());
-        if !known_empty {
-            return Ok(());
-        }
-        // The service is gone already: keep at it until the deadline rather than fail the
-        // step (a retried step would find its service gone and never come back here).
-        let mut attempt = 0;
-        let data = loop {
-            attempt += 1;
-            match self
-                .api
-                .run(&ops::PROJECT_SERVICES, json!({"id": project_id}))
-                .await
-            {
-                Ok(d) => break d,
-                Err(ApiError::NotFound(_)) => return Ok(()),
-                Err(ApiError::Transient(..) | ApiError::Unknown(_))
-                    if Instant::now() < step.deadline =>
-                {
-                    tokio::time::sleep(crate::apply::backoff(attempt.min(4), None)).await;
-                }
-                Err(e) => return Err(self.error(e)),
-            }
-        };
-        let left = data["project"]["services"]["edges"]
-            .as_array()
-            .map_or(0, Vec::len);
-        if left > 0 {
-            return Ok(());
-        }
-        Self::note(step, "deleting the now empty project");
-        self.delete_checked(
-            &ops::PROJECT_DELETE,
-            json!({"id": project_id}),
-            &ops::PROJECT_SERVICES,
-            json!({"id": project_id}),
-            step.deadline,
-        )
-        .await?;
-        let mut cache = self.cache.lock().expect("cache");
-        if cache
-            .projects
-            .get(owner)
-            .is_some_and(|p| p.id == project_id)
-        {
-            cache.projects.remove(owner);
-        }
-        cache.made_projects.remove(owner);
-        cache.members.remove(project_id);
-        Ok(())
     }
 }
 

@@ -2,9 +2,9 @@
 //! (`Authorization: Bearer $RAILWAY_API_TOKEN`), pacing by plan (`limits`), retries, error
 //! classification, and `-vvv` request logs that never show a variable value.
 //!
-//! The attempt loop is here rather than in `Http::send` because it must pace every attempt
-//! (a retry is a request too), block the whole token when one request hears `Retry-After`,
-//! and log bodies with variable values masked: `Http::send` logs bodies whole.
+//! The attempt loop is this client's own because it must pace every attempt (a retry is a
+//! request too), block the whole token when one request hears `Retry-After`, and log bodies
+//! with variable values masked; what an attempt's outcome allows is `net::retry`'s one rule.
 //!
 //! Retries (notes §2, SPEC §5): a query is retried on network errors, 408, 429, 5xx and
 //! `INTERNAL_SERVER_ERROR`, with backoff and jitter; a mutation only on 429 (refused before it
@@ -14,54 +14,23 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+pub use super::api_error::ApiError;
+use super::api_error::classify;
 use super::ops::{Kind, Op};
-use crate::apply::backoff;
+use super::wire::{mask, masked_vars, string_values, strip_nulls};
 use crate::net::Http;
+use crate::net::backoff::backoff;
+use crate::net::deadline;
 use crate::net::limiter::{Limiter, Rate};
+use crate::net::retry::shorten as truncate;
+use crate::net::retry::{self, Attempt, Idempotency, Next};
 use crate::secrets::Secret;
 use crate::secrets::redact::format_request;
 
 pub const DEFAULT_ENDPOINT: &str = "https://backboard.railway.com/graphql/v2";
 pub const ENDPOINT_ENV: &str = "SCALEWIZE_RAILWAY_API_URL";
-
-/// How a call failed.
-#[derive(Debug, Clone)]
-pub enum ApiError {
-    /// The token was refused (`Not Authorized`).
-    Auth(String),
-    /// The thing asked for does not exist (`… not found`).
-    NotFound(String),
-    /// A create refused because the name is taken (`… already exists`).
-    AlreadyExists(String),
-    /// HTTP 400: the document or its variables do not match the schema. A scalewize bug.
-    Invalid { code: String, message: String },
-    /// A mutation whose outcome is unknown (no response, 408, 5xx, internal error).
-    Unknown(String),
-    /// Still failing after the retries (network, 429, 5xx on a query), with the last wait the
-    /// server asked for.
-    Transient(String, Option<Duration>),
-    /// Any other error Railway reported.
-    Failed(String),
-}
-
-impl ApiError {
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, ApiError::NotFound(_))
-    }
-    pub fn message(&self) -> &str {
-        match self {
-            ApiError::Auth(m)
-            | ApiError::NotFound(m)
-            | ApiError::AlreadyExists(m)
-            | ApiError::Unknown(m)
-            | ApiError::Transient(m, _)
-            | ApiError::Failed(m) => m,
-            ApiError::Invalid { message, .. } => message,
-        }
-    }
-}
 
 /// Counts of what this process sent (the benchmark and `-vv` report them).
 #[derive(Default)]
@@ -81,8 +50,8 @@ pub struct Api {
     /// Limiter keys (one per window) and their rates: one set of buckets per token.
     buckets: Vec<(String, Rate)>,
     pub stats: Stats,
-    /// Attempts per request (queries; mutations retry only 429s).
-    pub max_attempts: u32,
+    /// The last `X-RateLimit-Remaining` and `-Limit` the server sent (for `doctor`).
+    budget: std::sync::Mutex<Option<(u64, u64)>>,
 }
 
 impl Api {
@@ -93,7 +62,7 @@ impl Api {
         buckets: Vec<(&'static str, Rate)>,
     ) -> Api {
         // A key that tells tokens apart without holding one.
-        let tag = &crate::plan::sha256_hex(token.expose().as_bytes())[..12];
+        let tag = &crate::model::sha256_hex(token.expose().as_bytes())[..12];
         Api {
             http,
             endpoint,
@@ -105,7 +74,7 @@ impl Api {
                 .map(|(w, r)| (format!("railway:{tag}:{w}"), r))
                 .collect(),
             stats: Stats::default(),
-            max_attempts: 6,
+            budget: std::sync::Mutex::new(None),
         }
     }
 
@@ -138,9 +107,36 @@ impl Api {
         }
     }
 
+    /// `X-RateLimit-Remaining` (notes §10) starts the hourly bucket where the server says the
+    /// token's budget stands.
+    fn start_budget(&self, headers: &reqwest::header::HeaderMap) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        let Some(remaining) = number("x-ratelimit-remaining") else {
+            return;
+        };
+        if let Some(limit) = number("x-ratelimit-limit") {
+            *self.budget.lock().expect("budget") = Some((remaining as u64, limit as u64));
+        }
+        for (key, rate) in &self.buckets {
+            if rate.per >= Duration::from_secs(3600) {
+                self.limiter.start_budget(key, *rate, remaining);
+            }
+        }
+    }
+
+    /// What the server last said of this token's hourly budget: (remaining, limit).
+    pub fn budget(&self) -> Option<(u64, u64)> {
+        *self.budget.lock().expect("budget")
+    }
+
     /// The server said to wait `wait` (unscaled): nobody using this token sends before then.
     fn block(&self, wait: Duration) {
-        let until = Instant::now() + crate::apply::scaled(wait);
+        let until = Instant::now() + crate::net::backoff::scaled(wait);
         let mut g = self.gate.lock().expect("gate");
         *g = Some(g.map_or(until, |t| t.max(until)));
     }
@@ -156,7 +152,7 @@ impl Api {
         } else {
             Vec::new()
         };
-        let mut attempt = 0;
+        let (mut attempt, mut limited) = (0u32, 0u32);
         loop {
             attempt += 1;
             self.pace().await;
@@ -239,17 +235,29 @@ impl Api {
                 ),
             );
             let after = crate::net::retry_after(&headers);
+            self.start_budget(&headers);
             match status {
                 429 => {
                     // Refused before processing: safe to repeat, after the wait, for everyone
-                    // using this token.
-                    let wait = after.unwrap_or(Duration::from_secs(1));
+                    // using this token; not one of the call's sends.
+                    limited += 1;
+                    let wait = retry::rate_limited_wait(limited, after);
+                    // A wait that ends after the step's deadline (an hourly budget spent):
+                    // fail now, saying when it resets, instead of sleeping past it.
+                    if deadline::passed_by(crate::net::backoff::scaled(wait)) {
+                        return Err(ApiError::Failed(format!(
+                            "Railway {}: rate limited: the request budget of this token resets in {} s (at {}), after this step's deadline; run again then, or raise --wait-timeout",
+                            op.name,
+                            wait.as_secs(),
+                            deadline::wall_time_after(wait.as_secs())
+                        )));
+                    }
                     self.block(wait);
                     let err = ApiError::Transient(
                         format!("Railway {}: rate limited (HTTP 429)", op.name),
                         Some(wait),
                     );
-                    if attempt >= self.max_attempts {
+                    if limited >= retry::MAX_RATE_LIMITED {
                         return Err(err);
                     }
                     self.debug(
@@ -260,18 +268,15 @@ impl Api {
                             wait.as_secs_f64()
                         ),
                     );
+                    attempt -= 1;
                     continue;
                 }
                 408 | 500..=599 => {
-                    let err = match op.kind {
-                        Kind::Query => ApiError::Transient(
-                            format!("Railway {}: HTTP {status}", op.name),
-                            after,
-                        ),
-                        Kind::Mutation => ApiError::Unknown(format!(
-                            "Railway {}: HTTP {status}; the outcome is unknown",
-                            op.name
-                        )),
+                    let next = retry::next(idempotency(op), Attempt::Answered(status));
+                    let text = format!("Railway {}: HTTP {status}{}", op.name, next.suffix());
+                    let err = match next {
+                        Next::Unknown => ApiError::Unknown(text),
+                        _ => ApiError::Transient(text, after),
                     };
                     match self.retry_or(op, attempt, after, err).await {
                         Some(e) => return Err(e),
@@ -331,7 +336,7 @@ impl Api {
                     if let Some(w) = wait {
                         self.block(w);
                     }
-                    if attempt >= self.max_attempts {
+                    if !retry::may_send_again(attempt) {
                         return Err(err);
                     }
                     tokio::time::sleep(backoff(attempt, wait)).await;
@@ -356,12 +361,11 @@ impl Api {
                 started.elapsed().as_millis()
             ),
         );
-        match op.kind {
-            Kind::Query => ApiError::Transient(format!("Railway {}: {what}", op.name), None),
-            Kind::Mutation => ApiError::Unknown(format!(
-                "Railway {}: {what}; the outcome is unknown",
-                op.name
-            )),
+        let next = retry::next(idempotency(op), Attempt::NoAnswer);
+        let text = format!("Railway {}: {what}{}", op.name, next.suffix());
+        match next {
+            Next::Unknown => ApiError::Unknown(text),
+            _ => ApiError::Transient(text, None),
         }
     }
 
@@ -373,7 +377,7 @@ impl Api {
         after: Option<Duration>,
         err: ApiError,
     ) -> Option<ApiError> {
-        if op.kind == Kind::Mutation || attempt >= self.max_attempts {
+        if idempotency(op) == Idempotency::Unsafe || !retry::may_send_again(attempt) {
             return Some(match err {
                 ApiError::Transient(m, w) => ApiError::Transient(m, w.or(after)),
                 other => other,
@@ -389,178 +393,17 @@ impl Api {
     }
 }
 
-/// Sort the errors of a 200 answer by `extensions.code` and message.
-fn classify(op: &Op, errors: &[&Value], sent: &[String]) -> ApiError {
-    let first = errors[0];
-    let message = first["message"].as_str().unwrap_or_default();
-    let code = first["extensions"]["code"].as_str().unwrap_or_default();
-    let lower = message.to_ascii_lowercase();
-    let text = mask(&format!("Railway {}: {message}", op.name), sent);
-    if lower.contains("rate limit") {
-        return ApiError::Transient(text, None);
+/// Queries may be sent again after any failure; a mutation only after 429.
+fn idempotency(op: &Op) -> Idempotency {
+    match op.kind {
+        Kind::Query => Idempotency::Safe,
+        Kind::Mutation => Idempotency::Unsafe,
     }
-    if code == "INTERNAL_SERVER_ERROR" {
-        return ApiError::Unknown(text);
-    }
-    if lower.contains("not authorized")
-        || lower.contains("unauthorized")
-        || lower.contains("project token not found")
-    {
-        return ApiError::Auth(text);
-    }
-    if lower.contains("already exists") {
-        return ApiError::AlreadyExists(text);
-    }
-    if lower.contains("not found") {
-        return ApiError::NotFound(text);
-    }
-    if code == "BAD_USER_INPUT" || code == "GRAPHQL_VALIDATION_FAILED" {
-        return ApiError::Invalid {
-            code: code.to_string(),
-            message: text,
-        };
-    }
-    ApiError::Failed(text)
-}
-
-/// Drop object members that are `null`, recursively.
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect::<Map<_, _>>(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
-        other => other,
-    }
-}
-
-/// Every string value in `v` worth masking in a message.
-fn string_values(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) if s.len() >= crate::secrets::redact::MIN_REDACTED_LEN => {
-                out.push(s.clone())
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            Value::Object(m) => m.values().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    walk(v, &mut out);
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out
-}
-
-/// `text` with every value that was sent replaced (an error message may quote one).
-fn mask(text: &str, sent: &[String]) -> String {
-    let mut out = text.to_string();
-    for v in sent {
-        if out.contains(v.as_str()) {
-            out = out.replace(v.as_str(), "<redacted>");
-        }
-    }
-    out
-}
-
-/// Variables for a log line: the `variables` maps of variable writes show names only.
-fn masked_vars(vars: &Value) -> String {
-    fn walk(v: &Value, inside: bool) -> Value {
-        match v {
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .map(|(k, x)| {
-                        let x = if k == "variables" {
-                            walk(x, true)
-                        } else if inside {
-                            match x {
-                                Value::String(s) => Value::String(format!("<{} bytes>", s.len())),
-                                other => walk(other, true),
-                            }
-                        } else {
-                            walk(x, false)
-                        };
-                        (k.clone(), x)
-                    })
-                    .collect(),
-            ),
-            Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, inside)).collect()),
-            Value::String(s) if inside => Value::String(format!("<{} bytes>", s.len())),
-            other => other.clone(),
-        }
-    }
-    walk(vars, false).to_string()
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.len() <= n {
-        return s.to_string();
-    }
-    let mut end = n;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variable_values_never_reach_a_log_line() {
-        let vars = json!({"input": {"projectId": "p", "variables": {"A": "sekrit-value", "B": "x"}, "replace": true}});
-        let line = masked_vars(&vars);
-        assert!(!line.contains("sekrit"), "{line}");
-        assert!(line.contains("\"A\":\"<12 bytes>\""), "{line}");
-        assert!(line.contains("\"projectId\":\"p\""), "{line}");
-        let sent = string_values(&vars);
-        assert_eq!(
-            mask("bad value sekrit-value here", &sent),
-            "bad value <redacted> here"
-        );
-    }
-
-    #[test]
-    fn nulls_are_omitted() {
-        assert_eq!(
-            strip_nulls(json!({"a": null, "b": {"c": null, "d": 1}})),
-            json!({"b": {"d": 1}})
-        );
-    }
-
-    #[test]
-    fn errors_are_classified_by_code_and_message() {
-        let op = super::super::ops::DEPLOY;
-        let e = |m: &str, code: Option<&str>| {
-            let v = match code {
-                Some(c) => json!({"message": m, "extensions": {"code": c}}),
-                None => json!({"message": m}),
-            };
-            classify(&op, &[&v], &[])
-        };
-        assert!(matches!(e("Not Authorized", None), ApiError::Auth(_)));
-        assert!(matches!(
-            e("Service not found", None),
-            ApiError::NotFound(_)
-        ));
-        assert!(matches!(
-            e("A service named \"x\" already exists in this project", None),
-            ApiError::AlreadyExists(_)
-        ));
-        assert!(matches!(
-            e("boom", Some("INTERNAL_SERVER_ERROR")),
-            ApiError::Unknown(_)
-        ));
-        assert!(matches!(
-            e("Rate limit exceeded", None),
-            ApiError::Transient(..)
-        ));
-        assert!(matches!(e("nope", None), ApiError::Failed(_)));
-    }
 
     /// Documents Railway's schema rejects come back as HTTP 400: through this client each is
     /// a clear error with its `extensions.code`, never retried, never showing a variable value.

@@ -14,26 +14,34 @@
 //!   observes, then re-plans it); creates that lists may not show yet are looked for again
 //!   after the (configurable) list-lag bound before being repeated.
 
+mod api_error;
 mod apply;
 pub mod client;
+mod deployment;
+mod doctor;
+mod domains;
+pub mod fit;
 pub mod limits;
 pub mod model;
 mod observe;
 pub mod ops;
+mod project;
 pub mod source;
+mod wire;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use self::client::{Api, ApiError};
 use self::model::Live;
-use super::{Applied, Connection, Fields, Observed, Platform, Step};
+use super::{Applied, Connection, Platform, Step};
 use crate::error::{Error, Result};
-use crate::plan::service::{ServiceKey, ServiceSpec, SpecValue};
+use crate::model::{Fields, Observed};
+use crate::model::{ServiceKey, ServiceSpec, SpecValue};
 use crate::secrets::Secret;
 use crate::workspace::{PlatformName, Workspace};
 
@@ -80,7 +88,7 @@ pub struct RailwayPlatform {
     default_region: Option<String>,
     /// `RAILWAY_WORKSPACE_ID` or `railway.workspace_id`.
     configured_workspace: Option<String>,
-    workspace: tokio::sync::OnceCell<Option<String>>,
+    workspace: tokio::sync::OnceCell<String>,
     lag: Duration,
     cache: Mutex<Cache>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -104,6 +112,27 @@ pub fn token_from_env() -> Result<Secret> {
         )
         .hint("create one at railway.com → Account Settings → Tokens (or the workspace's Tokens page) and export RAILWAY_API_TOKEN=…; RAILWAY_WORKSPACE_ID picks the workspace")),
     }
+}
+
+/// "Set RAILWAY_WORKSPACE_ID to one of …", listing what the token reaches.
+fn workspace_choice(list: &[Value]) -> String {
+    let names: Vec<String> = list
+        .iter()
+        .map(|w| {
+            format!(
+                "{} ({})",
+                w["id"].as_str().unwrap_or_default(),
+                w["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        return "the token reaches no workspace: create a token in the workspace's settings → Tokens".into();
+    }
+    format!(
+        "set {WORKSPACE_ENV} (or \"railway\": {{\"workspace_id\": …}} in scalewize.json) to one of: {}",
+        names.join(", ")
+    )
 }
 
 /// A crate error for an API error: auth says which token and workspace to use; a document
@@ -183,45 +212,36 @@ impl RailwayPlatform {
     }
 
     /// The workspace to list and create projects in: configured, or the only one the token
-    /// sees; `None` for a workspace token (it acts in its own workspace).
-    async fn workspace_id(&self) -> Result<Option<String>> {
+    /// reaches. Always known: `projects` and `projectCreate` without `workspaceId` address the
+    /// personal account, which a workspace token cannot see (notes §10).
+    async fn workspace_id(&self) -> Result<String> {
         self.workspace
             .get_or_try_init(|| async {
+                // Configured: trusted without a request (a wrong id fails the first call, with
+                // `error_for`'s hint naming it).
                 if let Some(w) = &self.configured_workspace {
-                    return Ok(Some(w.clone()));
+                    return Ok(w.clone());
                 }
-                match self.api.run(&ops::ME, json!({})).await {
-                    Ok(data) => {
-                        let list = data["me"]["workspaces"].as_array().cloned().unwrap_or_default();
-                        match list.as_slice() {
-                            [only] => Ok(only["id"].as_str().map(str::to_string)),
-                            [] => Err(Error::new("this Railway token sees no workspace")
-                                .hint("use a token of the workspace the client projects belong in")),
-                            many => {
-                                let names: Vec<String> = many
-                                    .iter()
-                                    .map(|w| {
-                                        format!(
-                                            "{} ({})",
-                                            w["id"].as_str().unwrap_or_default(),
-                                            w["name"].as_str().unwrap_or_default()
-                                        )
-                                    })
-                                    .collect();
-                                Err(Error::new(format!(
-                                    "this Railway token sees {} workspaces; scalewize needs to know which one holds the client projects",
-                                    many.len()
-                                ))
-                                .hint(format!(
-                                    "set RAILWAY_WORKSPACE_ID (or \"railway\": {{\"workspace_id\": …}} in scalewize.json) to one of: {}",
-                                    names.join(", ")
-                                )))
-                            }
-                        }
-                    }
-                    // Only account tokens may ask `me` (notes §1): a workspace token works in its own.
-                    Err(ApiError::Auth(_)) => Ok(None),
-                    Err(e) => Err(self.error(e)),
+                let data = self
+                    .api
+                    .run(&ops::API_TOKEN, json!({}))
+                    .await
+                    .map_err(|e| self.error(e))?;
+                let list = data["apiToken"]["workspaces"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let ids: Vec<&str> = list.iter().filter_map(|w| w["id"].as_str()).collect();
+                match ids.as_slice() {
+                    [only] => Ok(only.to_string()),
+                    [] => Err(Error::new("this Railway token reaches no workspace").hint(
+                        "use an account or workspace token of the workspace the client projects belong in",
+                    )),
+                    many => Err(Error::new(format!(
+                        "this Railway token reaches {} workspaces; scalewize needs to know which one holds the client projects",
+                        many.len()
+                    ))
+                    .hint(workspace_choice(&list))),
                 }
             })
             .await
@@ -243,7 +263,7 @@ impl RailwayPlatform {
     }
 
     fn scaled(d: Duration) -> Duration {
-        crate::apply::scaled(d)
+        crate::net::backoff::scaled(d)
     }
 }
 
@@ -266,11 +286,7 @@ impl Platform for RailwayPlatform {
         )
     }
 
-    async fn prepare(
-        &self,
-        specs: &[&ServiceSpec],
-        _progress: &crate::apply::progress::Progress,
-    ) -> Result<()> {
+    async fn prepare(&self, specs: &[&ServiceSpec], _progress: &crate::ui::Progress) -> Result<()> {
         for spec in specs {
             for (name, v) in &spec.env {
                 if let SpecValue::Plain { value } = v
@@ -292,6 +308,22 @@ impl Platform for RailwayPlatform {
                 ))
                 .hint("commit (and push) the server's folder: Railway deploys the last commit that changed it"));
             }
+            if let (None, Some(r)) = (&spec.image, &spec.repo)
+                && let Some(commit) = self.commit_of(&r.root_dir)
+                && let Err(why) = source::on_remote_branch(&self.root, &commit, &r.branch)
+            {
+                return Err(Error::new(format!(
+                    "{}: deploys commit {} of {} from branch {}, but {why}",
+                    spec.key,
+                    &commit[..12.min(commit.len())],
+                    r.repo,
+                    r.branch
+                ))
+                .hint(format!(
+                    "push it first: `git push origin {}` (and `git fetch` so scalewize sees the remote branch)",
+                    r.branch
+                )));
+            }
         }
         Ok(())
     }
@@ -302,6 +334,10 @@ impl Platform for RailwayPlatform {
 
     async fn apply(&self, step: Step<'_>) -> Result<Applied> {
         self.apply_step(step).await
+    }
+
+    async fn doctor(&self, specs: &[&ServiceSpec]) -> Vec<crate::platform::check::Check> {
+        self.diagnose(specs).await
     }
 
     async fn logs(&self, key: &ServiceKey, lines: usize) -> Result<Vec<String>> {

@@ -14,8 +14,8 @@ use super::client::ApiError;
 use super::model::{self, Deployment, Domain, Live, LiveVars};
 use super::{ProjectRef, RailwayPlatform, ops};
 use crate::error::{Error, Result};
-use crate::plan::service::ServiceKey;
-use crate::platform::Observed;
+use crate::model::Observed;
+use crate::model::ServiceKey;
 use crate::workspace::PlatformName;
 
 pub const MAX_PROJECTS_PER_REQUEST: usize = 20;

@@ -40,9 +40,11 @@ const fn unlogged_response(mut o: Op) -> Op {
     o
 }
 
-pub const ME: Op = op(
-    "ScalewizeMe",
-    "query ScalewizeMe { me { workspaces { id name } } }",
+/// The workspaces the token reaches: works for account and workspace tokens alike, unlike
+/// `me`, which refuses workspace tokens (notes §10).
+pub const API_TOKEN: Op = op(
+    "ScalewizeApiToken",
+    "query ScalewizeApiToken { apiToken { workspaces { id name } } }",
     Kind::Query,
 );
 
@@ -292,7 +294,7 @@ mod tests {
         let url = emu.url();
         let id = "00000000-0000-4000-8000-000000000000";
         let cases: Vec<(Op, Value)> = vec![
-            (ME, json!({})),
+            (API_TOKEN, json!({})),
             (PROJECTS, json!({"workspaceId": null})),
             (
                 PROJECT_CREATE,
@@ -316,7 +318,7 @@ mod tests {
             ),
             (
                 INSTANCE_UPDATE,
-                json!({"serviceId": id, "environmentId": id, "input": {"healthcheckPath": "/health", "numReplicas": 1, "restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 5, "startCommand": "x", "region": "us-west2", "rootDirectory": "a", "watchPatterns": ["a/**"], "source": {"image": "i:1"}}}),
+                json!({"serviceId": id, "environmentId": id, "input": {"healthcheckPath": "/health", "numReplicas": 1, "restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 5, "startCommand": "x", "multiRegionConfig": {"us-west2": {"numReplicas": 1}}, "rootDirectory": "a", "watchPatterns": ["a/**"], "source": {"image": "i:1"}}}),
             ),
             (
                 LIMITS_UPDATE,
@@ -359,7 +361,7 @@ mod tests {
         // And a document that is not valid is refused, so the check above means something.
         let bad = Op {
             document: "query ScalewizeBad { project(id: \"x\") { owner } }".into(),
-            ..ME
+            ..API_TOKEN
         };
         let (status, _) = post(&url, &bad, json!({}));
         assert_eq!(status, 400);

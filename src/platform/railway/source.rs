@@ -41,6 +41,40 @@ pub fn last_commit_touching(root: &Path, folder: &str) -> Option<String> {
     None
 }
 
+/// Where `commit` stands on the remote branch Railway builds from (`refs/remotes/<remote>/
+/// <branch>`, `origin` first): `Ok(true)` when it is the branch's tip (so `serviceConnect`,
+/// which deploys the tip, already deploys it), `Ok(false)` when the tip contains it, and the
+/// reason when Railway could not find it ("Commit not found", notes §10).
+pub fn on_remote_branch(root: &Path, commit: &str, branch: &str) -> Result<bool, String> {
+    let repo = Repository::discover(root).map_err(|e| format!("no git repository: {e}"))?;
+    let oid = Oid::from_str(commit).map_err(|e| format!("bad commit id {commit}: {e}"))?;
+    let mut remotes: Vec<String> = repo
+        .remotes()
+        .map(|r| r.iter().flatten().flatten().map(str::to_string).collect())
+        .unwrap_or_default();
+    remotes.sort_by_key(|r| r != "origin");
+    let tip = remotes.iter().find_map(|r| {
+        let name = format!("refs/remotes/{r}/{branch}");
+        let target = repo.find_reference(&name).ok()?.peel_to_commit().ok()?.id();
+        Some((name, target))
+    });
+    let Some((name, tip)) = tip else {
+        return Err(format!(
+            "no remote-tracking branch for {branch} (looked for refs/remotes/<remote>/{branch}); Railway builds from the remote"
+        ));
+    };
+    if tip == oid {
+        return Ok(true);
+    }
+    match repo.graph_descendant_of(tip, oid) {
+        Ok(true) => Ok(false),
+        _ => Err(format!(
+            "commit {} is not on {name}: Railway builds from the remote branch and would answer \"Commit not found\"",
+            &commit[..commit.len().min(12)]
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +120,37 @@ mod tests {
         assert_eq!(last_commit_touching(dir.path(), "servers/c"), None);
         let plain = tempfile::tempdir().unwrap();
         assert_eq!(last_commit_touching(plain.path(), "servers/a"), None);
+    }
+
+    #[test]
+    fn a_commit_must_be_on_the_remote_branch_railway_builds_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        std::fs::write(dir.path().join("x"), "1").unwrap();
+        let first = commit_all(&repo, "one").to_string();
+        let err = on_remote_branch(dir.path(), &first, "main").unwrap_err();
+        assert!(err.contains("no remote-tracking branch"), "{err}");
+        repo.remote("origin", "https://github.com/example/x")
+            .unwrap();
+        repo.reference(
+            "refs/remotes/origin/main",
+            Oid::from_str(&first).unwrap(),
+            true,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(on_remote_branch(dir.path(), &first, "main"), Ok(true));
+        std::fs::write(dir.path().join("x"), "2").unwrap();
+        let unpushed = commit_all(&repo, "two").to_string();
+        let err = on_remote_branch(dir.path(), &unpushed, "main").unwrap_err();
+        assert!(err.contains("not on refs/remotes/origin/main"), "{err}");
+        repo.reference(
+            "refs/remotes/origin/main",
+            Oid::from_str(&unpushed).unwrap(),
+            true,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(on_remote_branch(dir.path(), &first, "main"), Ok(false));
     }
 }

@@ -62,10 +62,8 @@ impl TemplateServer {
     /// Builds the server once at start; read static settings (base URLs) here and return an
     /// `Err` to refuse to start (exit code 2).
     pub fn new(kit: Kit) -> Result<Self, String> {
-        Ok(TemplateServer {
-            kit,
-            tool_router: Self::tool_router() + kit::whoami_router(),
-        })
+        let tool_router = kit.restrict(Self::tool_router() + kit::whoami_router())?;
+        Ok(TemplateServer { kit, tool_router })
     }
 
     #[tool(

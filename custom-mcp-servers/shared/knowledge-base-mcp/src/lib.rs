@@ -139,10 +139,8 @@ pub struct GetArticleArgs {
 #[tool_router]
 impl KnowledgeBaseServer {
     pub fn new(kit: Kit) -> Result<Self, String> {
-        Ok(KnowledgeBaseServer {
-            kit,
-            tool_router: Self::tool_router() + kit::whoami_router(),
-        })
+        let tool_router = kit.restrict(Self::tool_router() + kit::whoami_router())?;
+        Ok(KnowledgeBaseServer { kit, tool_router })
     }
 
     #[tool(

@@ -26,6 +26,18 @@ pub struct Config {
     pub default_region: String,
     /// TCP port to bind on 127.0.0.1 (0 = any free port).
     pub port: u16,
+    pub health: Health,
+}
+
+/// How a started machine's checks report (notes §11): fly-go counts `checks[]`, which can be
+/// empty right after `started`, and a check can stay critical.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    /// Virtual seconds after `started` before a machine's checks are listed at all.
+    pub checks_after: f64,
+    /// Every check of a started machine reports `critical` (a server that never answers its
+    /// health path).
+    pub stay_critical: bool,
 }
 
 impl Default for Config {
@@ -42,6 +54,7 @@ impl Default for Config {
             id_seed: 0x00F1_7E11,
             default_region: "iad".to_string(),
             port: 0,
+            health: Health::default(),
         }
     }
 }
@@ -53,6 +66,11 @@ impl Config {
 
     pub fn time_scale(mut self, scale: f64) -> Config {
         self.time_scale = scale;
+        self
+    }
+
+    pub fn health(mut self, health: Health) -> Config {
+        self.health = health;
         self
     }
 

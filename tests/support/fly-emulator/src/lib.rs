@@ -31,8 +31,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use config::{
-    BucketSpec, Config, Fault, Faults, LostResponseMode, Org, RateLimits, StopMode, Timings, Token,
-    TokenScope,
+    BucketSpec, Config, Fault, Faults, Health, LostResponseMode, Org, RateLimits, StopMode,
+    Timings, Token, TokenScope,
 };
 pub use record::{
     AppSnapshot, Counters, FaultCounts, FaultKind, IpSnapshot, LeaseSnapshot, LoggedRequest,

@@ -368,17 +368,21 @@ impl Inner {
         }
         let image = m.config.get("image").and_then(Value::as_str).unwrap_or("");
         obj.insert("image_ref".into(), image_ref(image));
+        let health = &self.cfg.health;
+        let listed = m.state != "started" || now - m.updated_at >= health.checks_after;
+        let passing = m.state == "started" && !health.stay_critical;
         let checks: Vec<Value> = m
             .config
             .get("checks")
             .and_then(Value::as_object)
+            .filter(|_| listed)
             .map(|c| {
                 c.keys()
                     .map(|name| {
                         json!({
                             "name": name,
-                            "status": if m.state == "started" { "passing" } else { "critical" },
-                            "output": "",
+                            "status": if passing { "passing" } else { "critical" },
+                            "output": if passing { "" } else { "connection refused" },
                             "updated_at": self.ts(m.updated_at),
                         })
                     })

@@ -170,6 +170,15 @@ impl Default for DeployTimings {
     }
 }
 
+/// Account settings that change how deployments end (notes §10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Behaviour {
+    /// Every deployment waits for approval (`NEEDS_APPROVAL`) and never finishes by itself.
+    pub approval_required: bool,
+    /// A successful deployment of a serverless service reads `SLEEPING`.
+    pub sleep_when_idle: bool,
+}
+
 /// Added latency: `fixed` plus a uniform `0..=jitter`, on a `probability` share of requests.
 /// Emulated time: the real delay is multiplied by the time scale.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -291,6 +300,7 @@ pub struct Config {
     pub faults: Faults,
     pub rate_limits: RateLimits,
     pub deploy_timings: DeployTimings,
+    pub behaviour: Behaviour,
     /// Bind address; port 0 picks a free one.
     pub bind: std::net::SocketAddr,
 }
@@ -315,6 +325,7 @@ impl Default for Config {
             faults: Faults::none(),
             rate_limits: RateLimits::default(),
             deploy_timings: DeployTimings::default(),
+            behaviour: Behaviour::default(),
             bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
@@ -323,6 +334,11 @@ impl Default for Config {
 impl Config {
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    pub fn with_behaviour(mut self, behaviour: Behaviour) -> Self {
+        self.behaviour = behaviour;
         self
     }
 

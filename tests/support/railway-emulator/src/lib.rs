@@ -25,7 +25,7 @@ mod state;
 mod util;
 
 pub use config::{
-    Config, DEFAULT_ACCOUNT_TOKEN, DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_NAME,
+    Behaviour, Config, DEFAULT_ACCOUNT_TOKEN, DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_NAME,
     DEFAULT_WORKSPACE_TOKEN, DeployTimings, Faults, ForcedFault, Latency, ListLag, Plan,
     PlanLimits, RateLimits, StopAfter, StopMode, TokenConfig, TokenKind, WorkspaceConfig,
 };

@@ -79,6 +79,9 @@ pub(crate) enum K {
     PageInfo(PageInfo),
     User,
     Workspace(String),
+    /// `apiToken`: what the calling token can reach.
+    TokenContext,
+    TokenWorkspace(String),
     ProjectToken(String, String, Option<String>),
 }
 
@@ -106,6 +109,8 @@ impl K {
             K::PageInfo(_) => "PageInfo",
             K::User => "User",
             K::Workspace(_) => "Workspace",
+            K::TokenContext => "ApiTokenContext",
+            K::TokenWorkspace(_) => "ApiTokenWorkspace",
             K::ProjectToken(..) => "ProjectToken",
             K::Connection(..) | K::Edge(..) => return None,
         })
@@ -280,6 +285,8 @@ impl<'a, 's> ObjectValue for Obj<'a, 's> {
             },
             K::User => self.user(info),
             K::Workspace(id) => self.workspace(info, id),
+            K::TokenContext => self.token_context(info),
+            K::TokenWorkspace(id) => self.token_workspace(info, id),
             K::ProjectToken(p, e, rec) => self.project_token(info, p, e, rec.as_deref()),
         }
     }
@@ -304,6 +311,12 @@ impl<'a, 's> Obj<'a, 's> {
                     && !State::sees_workspace(p, ws)
                 {
                     return Err(err(NOT_AUTHORIZED));
+                }
+                // Without `workspaceId`, `projects` lists the personal account (notes §10),
+                // which a workspace token has none of.
+                if ws.is_none() && matches!(p, Principal::Workspace { .. }) {
+                    drop(st);
+                    return self.connection(info, Vec::new());
                 }
                 let items = st
                     .visible_projects(p)
@@ -453,9 +466,15 @@ impl<'a, 's> Obj<'a, 's> {
                 ),
                 _ => Err(err("Project Token not found")),
             },
+            // notes §10: "cannot be used with a workspace or project token".
             "me" => match p {
                 Principal::Account { .. } => self.obj(info, K::User),
                 _ => Err(err(NOT_AUTHORIZED)),
+            },
+            // Account and workspace tokens alike (notes §10).
+            "apiToken" => match p {
+                Principal::Project { .. } => Err(err(NOT_AUTHORIZED)),
+                _ => self.obj(info, K::TokenContext),
             },
             _ => Err(self.not_implemented(info)),
         }
@@ -912,6 +931,37 @@ impl<'a, 's> Obj<'a, 's> {
                 drop(st);
                 self.objs(info, ks)
             }
+            _ => Err(self.not_implemented(info)),
+        }
+    }
+
+    fn token_context<'b>(&'b self, info: &'b ResolveInfo<'b>) -> Res<'b> {
+        let ex = self.ex;
+        let p = ex.principal()?;
+        match info.field_name() {
+            "workspaces" => {
+                let st = ex.st.borrow();
+                let ks = st
+                    .workspaces
+                    .iter()
+                    .filter(|w| State::sees_workspace(p, &w.id))
+                    .map(|w| K::TokenWorkspace(w.id.clone()))
+                    .collect();
+                drop(st);
+                self.objs(info, ks)
+            }
+            _ => Err(self.not_implemented(info)),
+        }
+    }
+
+    fn token_workspace<'b>(&'b self, info: &'b ResolveInfo<'b>, id: &str) -> Res<'b> {
+        let st = self.ex.st.borrow();
+        let Some(w) = st.workspaces.iter().find(|w| w.id == id) else {
+            return Err(err("Workspace not found"));
+        };
+        match info.field_name() {
+            "id" => leaf(json!(w.id)),
+            "name" => leaf(json!(w.name)),
             _ => Err(self.not_implemented(info)),
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{Config, DeployTimings, Plan, TokenKind};
+use crate::config::{Behaviour, Config, DeployTimings, Plan, TokenKind};
 use crate::util::{Rng, fnv};
 
 pub(crate) type R<T> = Result<T, String>;
@@ -145,6 +145,10 @@ pub enum DeploymentStatus {
     Failed,
     Removed,
     Skipped,
+    /// Approval-gated: stays so until someone approves it in Railway (notes §10).
+    NeedsApproval,
+    /// A serverless service asleep after a successful deploy (notes §10).
+    Sleeping,
 }
 
 impl DeploymentStatus {
@@ -157,6 +161,8 @@ impl DeploymentStatus {
             DeploymentStatus::Failed => "FAILED",
             DeploymentStatus::Removed => "REMOVED",
             DeploymentStatus::Skipped => "SKIPPED",
+            DeploymentStatus::NeedsApproval => "NEEDS_APPROVAL",
+            DeploymentStatus::Sleeping => "SLEEPING",
         }
     }
 }
@@ -192,6 +198,7 @@ pub(crate) struct State {
     pub deployments: Vec<Deployment>,
     pub project_tokens: Vec<ProjectTokenRec>,
     pub timings: DeployTimings,
+    pub behaviour: Behaviour,
     /// Every id and generated domain the emulator handed out, with a stable placeholder
     /// (`<project:1>`, …) used to normalise logs and snapshots.
     pub placeholders: HashMap<String, String>,
@@ -223,6 +230,7 @@ impl State {
             deployments: vec![],
             project_tokens: vec![],
             timings: cfg.deploy_timings,
+            behaviour: cfg.behaviour,
             placeholders: HashMap::new(),
             placeholder_counts: HashMap::new(),
             ids: Rng::derive(cfg.seed, 1, 0),
@@ -464,7 +472,9 @@ impl State {
                 }
                 ws
             }
-            (Principal::Workspace { workspace }, None) => workspace.clone(),
+            // Without `workspaceId` a project goes to the personal account (notes §10), which a
+            // workspace token cannot reach.
+            (Principal::Workspace { .. }, None) => return Err(NOT_AUTHORIZED.into()),
             (Principal::Account { workspaces }, None) => match workspaces.as_slice() {
                 [only] => only.clone(),
                 [] => return Err(NOT_AUTHORIZED.into()),
@@ -838,6 +848,11 @@ impl State {
             for (k, v) in input {
                 if v.is_null() || k == "source" || k == "registryCredentials" {
                     continue; // null and omitted both mean "unchanged" (notes pitfall 10)
+                }
+                // A plain `region` is reported ignored (notes §10): only `multiRegionConfig`
+                // places a service, and `region` reads back what it was.
+                if k == "region" {
+                    continue;
                 }
                 let v = match v {
                     Value::String(s) if s.is_empty() => Value::Null,
@@ -1286,6 +1301,9 @@ impl State {
         if d.failed {
             return DeploymentStatus::Failed;
         }
+        if self.behaviour.approval_required {
+            return DeploymentStatus::NeedsApproval;
+        }
         let e = t - d.created;
         let q = self.timings.queued.as_secs_f64();
         let b = q + self.timings.building.as_secs_f64();
@@ -1347,6 +1365,9 @@ impl State {
             if superseded {
                 return DeploymentStatus::Removed;
             }
+            if self.behaviour.sleep_when_idle {
+                return DeploymentStatus::Sleeping;
+            }
         }
         natural
     }
@@ -1356,10 +1377,12 @@ impl State {
         let q = self.timings.queued.as_secs_f64();
         let b = q + self.timings.building.as_secs_f64();
         match self.status(d, now) {
-            DeploymentStatus::Queued | DeploymentStatus::Failed => d.created,
+            DeploymentStatus::Queued
+            | DeploymentStatus::Failed
+            | DeploymentStatus::NeedsApproval => d.created,
             DeploymentStatus::Building => d.created + q,
             DeploymentStatus::Deploying => d.created + b,
-            DeploymentStatus::Success => d.created + self.total_secs(),
+            DeploymentStatus::Success | DeploymentStatus::Sleeping => d.created + self.total_secs(),
             DeploymentStatus::Skipped => self.next_of(d).map_or(d.created, |n| n.created),
             DeploymentStatus::Removed => d.cancelled_at.unwrap_or_else(|| {
                 self.deployments
@@ -1406,7 +1429,12 @@ impl State {
             .deployments
             .iter()
             .filter(|d| d.service_id == service && d.env_id == env)
-            .filter(|d| self.status(d, now) == DeploymentStatus::Success)
+            .filter(|d| {
+                matches!(
+                    self.status(d, now),
+                    DeploymentStatus::Success | DeploymentStatus::Sleeping
+                )
+            })
             .max_by_key(|d| d.seq)
             .or_else(|| self.latest_deployment(service, env))
             .ok_or_else(|| "No deployment found for this service instance".to_string())?;

@@ -243,8 +243,8 @@ fn duplicate_service_names_are_refused_and_duplicate_project_names_allowed() {
     assert_ne!(p1, p2);
     let r = gql(
         &emu,
-        "query { projects { edges { node { name } } } }",
-        json!({}),
+        "query($w: String) { projects(workspaceId: $w) { edges { node { name } } } }",
+        json!({"w": DEFAULT_WORKSPACE_ID}),
     )
     .ok();
     assert_eq!(r.data()["projects"]["edges"].as_array().unwrap().len(), 2);
@@ -309,4 +309,35 @@ fn services_are_created_in_every_environment() {
     );
     assert!(staging.instances[0].variables.is_empty());
     let _ = svc;
+}
+
+/// notes §10: `me` refuses workspace tokens; `apiToken` answers both kinds; without
+/// `workspaceId`, `projects` and `projectCreate` address the personal account, which a
+/// workspace token cannot reach.
+#[test]
+fn a_workspace_token_names_its_workspace_through_api_token_only() {
+    let emu = Emulator::start(Config::default());
+    let q = "query { apiToken { workspaces { id name } } }";
+    for token in [
+        railway_emulator::DEFAULT_WORKSPACE_TOKEN,
+        railway_emulator::DEFAULT_ACCOUNT_TOKEN,
+    ] {
+        let r = gql_as(&emu, token, q, json!({})).ok();
+        assert_eq!(
+            r.data()["apiToken"]["workspaces"][0]["id"],
+            DEFAULT_WORKSPACE_ID
+        );
+    }
+    let r = gql(&emu, ME, json!({}));
+    assert_eq!(r.error(), "Not Authorized");
+    let r = gql(&emu, CREATE_PROJECT, json!({"input": {"name": "p"}}));
+    assert_eq!(r.error(), "Not Authorized", "{}", r.text);
+    create_project(&emu, "p");
+    let personal = gql(
+        &emu,
+        "query { projects { edges { node { id } } } }",
+        json!({}),
+    )
+    .ok();
+    assert_eq!(personal.data()["projects"]["edges"], json!([]));
 }

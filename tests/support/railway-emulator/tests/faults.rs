@@ -249,8 +249,8 @@ fn list_lag_hides_new_items_from_lists_only_for_a_bounded_time() {
     assert_eq!(r.data()["project"]["services"]["edges"], json!([]));
     let r = gql(
         &emu,
-        "query { projects { edges { node { id } } } }",
-        json!({}),
+        "query($w: String) { projects(workspaceId: $w) { edges { node { id } } } }",
+        json!({"w": railway_emulator::DEFAULT_WORKSPACE_ID}),
     )
     .ok();
     assert_eq!(r.data()["projects"]["edges"], json!([]));

@@ -74,7 +74,9 @@ fn create_configure_deploy_observe_delete() {
         json!({"s": svc, "e": env, "input": {
             "rootDirectory": "servers/foo", "startCommand": "node dist/index.js",
             "healthcheckPath": "/health", "healthcheckTimeout": 120, "numReplicas": 2,
-            "region": "europe-west4-drams3a", "restartPolicyType": "ON_FAILURE",
+            "region": "europe-west4-drams3a",
+            "multiRegionConfig": {"europe-west4-drams3a": {"numReplicas": 2}},
+            "restartPolicyType": "ON_FAILURE",
             "restartPolicyMaxRetries": 5, "preDeployCommand": ["npm run migrate"]}}),
     )
     .ok();
@@ -182,7 +184,8 @@ fn create_configure_deploy_observe_delete() {
     assert_eq!(inst["healthcheckPath"], "/health");
     assert_eq!(inst["healthcheckTimeout"], 120);
     assert_eq!(inst["numReplicas"], 2);
-    assert_eq!(inst["region"], "europe-west4-drams3a");
+    // A plain `region` is ignored (notes §10): it reads back the default.
+    assert_eq!(inst["region"], "us-west2");
     assert_eq!(inst["restartPolicyType"], "ON_FAILURE");
     assert_eq!(inst["restartPolicyMaxRetries"], 5);
     assert_eq!(
@@ -242,7 +245,7 @@ fn create_configure_deploy_observe_delete() {
     assert_eq!(inst.domains[0].domain, "<hostname:1>");
     let golden = emu.golden_lines();
     assert!(
-        golden[0].starts_with("mutation projectCreate {\"input\":{\"name\":\"sw-client-a\"}}"),
+        golden[0].starts_with("mutation projectCreate {\"input\":{\"name\":\"sw-client-a\",\"workspaceId\":\"<workspace:1>\"}}"),
         "{}",
         golden[0]
     );

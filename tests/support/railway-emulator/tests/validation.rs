@@ -319,8 +319,8 @@ fn response_data_keeps_selection_order() {
     let emu = Emulator::start(Config::default());
     let r = gql(
         &emu,
-        "mutation { projectCreate(input: {name: \"o\"}) { name id environments { edges { node { name id } } } } }",
-        json!({}),
+        "mutation($w: String) { projectCreate(input: {name: \"o\", workspaceId: $w}) { name id environments { edges { node { name id } } } } }",
+        json!({"w": railway_emulator::DEFAULT_WORKSPACE_ID}),
     )
     .ok();
     let name = r.text.find("\"name\":\"o\"").unwrap();

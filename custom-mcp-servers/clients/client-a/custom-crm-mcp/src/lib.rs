@@ -101,11 +101,12 @@ pub struct AddNoteArgs {
 impl CrmServer {
     /// Reads `GHL_BASE_URL` (default: GoHighLevel's API).
     pub fn new(kit: Kit) -> Result<Self, String> {
+        let tool_router = kit.restrict(Self::tool_router() + kit::whoami_router())?;
         let base_url = kit::env_or("GHL_BASE_URL", DEFAULT_BASE_URL);
         Ok(CrmServer {
             kit,
             api: Upstream::new("GoHighLevel", &base_url)?,
-            tool_router: Self::tool_router() + kit::whoami_router(),
+            tool_router,
         })
     }
 

@@ -60,13 +60,14 @@ pub struct InvoiceIdArgs {
 #[tool_router]
 impl ErpServer {
     pub fn new(kit: Kit) -> Result<Self, String> {
+        let tool_router = kit.restrict(Self::tool_router() + kit::whoami_router())?;
         let api = kit::env_var("ERP_BASE_URL")
             .map(|url| Upstream::new("Custom ERP", &url))
             .transpose()?;
         Ok(ErpServer {
             kit,
             api,
-            tool_router: Self::tool_router() + kit::whoami_router(),
+            tool_router,
         })
     }
 

@@ -88,13 +88,14 @@ fn query(
 #[tool_router]
 impl HrServer {
     pub fn new(kit: Kit) -> Result<Self, String> {
+        let tool_router = kit.restrict(Self::tool_router() + kit::whoami_router())?;
         let api = kit::env_var("HR_BASE_URL")
             .map(|url| Upstream::new("Custom HR", &url))
             .transpose()?;
         Ok(HrServer {
             kit,
             api,
-            tool_router: Self::tool_router() + kit::whoami_router(),
+            tool_router,
         })
     }
 

@@ -125,6 +125,7 @@ pub struct CreateRequestArgs {
 impl ServiceDeskServer {
     /// Reads `SDP_BASE_URL` and `SDP_TOKEN_URL` once (the OAuth secrets are read by the kit).
     pub fn new(kit: Kit) -> Result<Self, String> {
+        let tool_router = kit.restrict(Self::tool_router() + kit::whoami_router())?;
         let token_url = kit::env_or("SDP_TOKEN_URL", DEFAULT_TOKEN_URL);
         let sdp = match kit::env_var("SDP_BASE_URL") {
             Some(base_url) => {
@@ -141,7 +142,7 @@ impl ServiceDeskServer {
         Ok(ServiceDeskServer {
             kit,
             sdp,
-            tool_router: Self::tool_router() + kit::whoami_router(),
+            tool_router,
         })
     }
 

@@ -128,7 +128,12 @@ pub const CREATE_SERVICE: &str =
 
 /// Creates a project; returns (project id, production environment id).
 pub fn create_project(emu: &EmulatorHandle, name: &str) -> (String, String) {
-    let r = gql(emu, CREATE_PROJECT, json!({"input": {"name": name}})).ok();
+    let r = gql(
+        emu,
+        CREATE_PROJECT,
+        json!({"input": {"name": name, "workspaceId": railway_emulator::DEFAULT_WORKSPACE_ID}}),
+    )
+    .ok();
     let p = &r.data()["projectCreate"];
     (
         p["id"].as_str().unwrap().to_string(),

@@ -1,0 +1,51 @@
+//! Every integration test, in one binary (one link instead of one per file: faster CI).
+//! Each module was once its own `tests/<name>.rs`; `cargo test --test it <module>::` runs one.
+
+mod common;
+mod fly_support;
+mod railway_support;
+
+mod bad_input_corpus;
+mod changed_since;
+mod ci_workflow;
+mod closed_pipes;
+mod concurrency;
+mod conventions;
+mod cost_command;
+mod diff_local;
+mod doctor_command;
+mod export_command;
+mod fly_deploy;
+mod fly_faults;
+mod fly_leaks;
+mod fly_reality;
+mod hostile_strings;
+mod json_contract;
+mod layering;
+mod librechat_validator;
+mod live;
+mod local_e2e;
+mod local_librechat;
+mod local_plan;
+mod local_readonly;
+mod local_teardown;
+mod new_command;
+mod no_escapes;
+mod no_secret_leaks;
+mod platform_lock;
+mod railway_deploy;
+mod railway_faults;
+mod railway_reality;
+mod railway_secrets;
+mod render_command;
+mod reserved_env;
+mod rollout_waves;
+mod schemas;
+mod secret_binding;
+mod secret_command;
+mod secret_store;
+mod terminal;
+mod tool_allowlist;
+mod tools_lock;
+mod validate_command;
+mod workspace_loading;
