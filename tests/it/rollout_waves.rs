@@ -156,14 +156,19 @@ fn on_fly_waves_are_gated_on_the_platforms_health_and_a_critical_check_stops_the
             "{c}: {r:?}"
         );
     }
-    // No machine of any client was created.
+    // No app of any client was created (the platform lock's app is scalewize's own).
     let apps: Vec<String> = sick
         .requests()
         .into_iter()
         .filter(|q| q.method == "POST" && q.path == "/v1/apps")
         .filter_map(|q| q.json.and_then(|j| j["name"].as_str().map(str::to_string)))
         .collect();
-    assert!(apps.iter().all(|a| a.contains("-shared-")), "{apps:?}");
+    assert!(
+        apps.iter()
+            .all(|a| a.contains("-shared-") || a.ends_with("-scalewize-lock")),
+        "{apps:?}"
+    );
+    assert!(apps.iter().any(|a| a.contains("-shared-")), "{apps:?}");
 }
 
 #[test]
