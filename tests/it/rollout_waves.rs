@@ -1,4 +1,5 @@
-//! Rollouts in waves on `local`: shared servers first, then the canary, gated, then the rest; a
+//! Rollouts in waves on `local` (and on the Railway and Fly emulators, gated on what the platform
+//! tells): shared servers first, then the canary, gated, then the rest; a
 //! canary that fails stops the rollout and leaves the other clients untouched.
 
 use serde_json::{Value, json};
@@ -186,4 +187,72 @@ fn a_saved_plan_records_the_waves_and_deploy_plan_follows_them() {
     let r = run(&ws, &["deploy", "--plan", "plan.json", "--yes"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("wave 1 (2/3): client-c"), "{r:?}");
+}
+
+/// On Railway (the emulator) a wave is gated on the deployments' status; a deployment that waits
+/// for approval fails the shared wave, and no client's project is created.
+#[test]
+fn on_railway_waves_are_gated_on_deployment_status_and_a_failed_wave_stops_them() {
+    use crate::railway_support as rw;
+    let emu = rw::start(1, railway_emulator::Faults::none());
+    let ws = rw::workspace();
+    with_canary(&ws, "client-b");
+    let waves = [
+        "deploy",
+        "--all",
+        "--platform",
+        "railway",
+        "--waves",
+        "1,100%",
+        "--yes",
+    ];
+    let r = rw::run(&ws, &emu, &waves, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let canary = r
+        .stdout
+        .find("wave 1 (2/3): client-b")
+        .expect("canary wave");
+    let rest = r
+        .stdout
+        .find("wave 2 (3/3): client-a, client-c")
+        .expect("the rest");
+    assert!(canary < rest, "{r:?}");
+    assert!(r.stdout.contains("gated on railway's health"), "{r:?}");
+
+    let waiting = railway_emulator::Emulator::start(
+        railway_emulator::Config::default()
+            .with_time_scale(rw::TIME_SCALE)
+            .with_faults(railway_emulator::Faults::none())
+            .with_behaviour(railway_emulator::Behaviour {
+                approval_required: true,
+                ..railway_emulator::Behaviour::default()
+            }),
+    );
+    let ws = rw::workspace();
+    with_canary(&ws, "client-b");
+    let r = rw::run(&ws, &waiting, &waves, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("rollout stopped: the shared wave failed"),
+        "{r:?}"
+    );
+    for c in ["client-a", "client-b", "client-c"] {
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.starts_with(c) && l.contains("not touched")),
+            "{c}: {r:?}"
+        );
+    }
+    let projects: Vec<String> = waiting
+        .requests()
+        .into_iter()
+        .filter(|q| q.root_fields == ["projectCreate"])
+        .filter_map(|q| q.variables["input"]["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(!projects.is_empty(), "the shared wave ran");
+    assert!(
+        projects.iter().all(|p| !p.contains("client-")),
+        "{projects:?}"
+    );
 }
