@@ -119,7 +119,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Remove resources scalewize owns: a client's, a shared server's, or orphans.
     #[command(
-        after_help = "Examples:\n  scalewize destroy client-a\n  scalewize destroy --shared knowledge-base-mcp   (refused while a deployed client uses it)\n  scalewize destroy --all --platform local --dry-run\n  scalewize destroy --orphans --yes"
+        after_help = "Examples:\n  scalewize destroy client-a\n  scalewize destroy --shared knowledge-base-mcp   (refused while a deployed client uses it)\n  scalewize destroy --all --platform local --dry-run\n  scalewize destroy --orphans --yes\n  scalewize destroy client-a --dry-run --json    (the plan as JSON; exit 2 when something would go)"
     )]
     Destroy(DestroyArgs),
     /// Recent logs of a service (local: the supervisor's log file).
@@ -256,6 +256,9 @@ pub struct DestroyArgs {
     pub yes: bool,
     #[command(flatten)]
     pub platform: PlatformArg,
+    /// Print the plan and the result as JSON (schemas/output/destroy.schema.json).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

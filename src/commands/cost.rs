@@ -4,11 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
-
+use super::output::{self, CostChange, usd};
 use super::{Ctx, Outcome, load_all};
 use crate::cli::CostArgs;
-use crate::cost::{Amount, Estimate, Prices, ServiceCost, Unit, estimate};
+use crate::cost::{Amount, Estimate, Prices, Unit, estimate};
 use crate::error::{Error, Result};
 use crate::model::{Observed, Op, ServiceKey, ServiceSpec};
 use crate::plan::Plan;
@@ -30,7 +29,15 @@ pub fn run(ctx: &mut Ctx, args: CostArgs) -> Result<Outcome> {
     add_unselected_users(ctx, &ws, &ids, &mut units)?;
     let est = estimate(&units, &clients, &prices, railway_plan(&ws));
     if args.json {
-        ctx.ui.json_out(&to_json(&est, &prices));
+        let overridden_by = prices
+            .overridden_by
+            .as_ref()
+            .map(|p| p.display().to_string());
+        output::emit(
+            &ctx.ui,
+            "cost",
+            output::CostOutput::new(&est, &prices, overridden_by),
+        );
     } else {
         print(&ctx.ui, &est, &prices);
     }
@@ -81,65 +88,6 @@ fn prices_of(ws: &Workspace) -> Prices {
 
 fn railway_plan(ws: &Workspace) -> Option<&str> {
     ws.settings.railway.plan.as_deref()
-}
-
-/// Money in JSON: a decimal string with two decimals (`"5.82"`), exact.
-fn usd(a: Amount) -> String {
-    a.dollars().trim_start_matches('$').to_string()
-}
-
-fn to_json(est: &Estimate, prices: &Prices) -> Value {
-    json!({
-        "version": 1,
-        "command": "cost",
-        "currency": "USD",
-        "period": "month",
-        "prices": {
-            "date": prices.date,
-            "source": prices.source,
-            "overridden_by": prices.overridden_by.as_ref().map(|p| p.display().to_string()),
-        },
-        "services": est.services.iter().map(service_json).collect::<Vec<_>>(),
-        "clients": est.clients.iter().map(|c| json!({
-            "client": c.client,
-            "own": usd(c.own),
-            "shared_share": usd(c.shared_share),
-            "total": usd(c.total),
-        })).collect::<Vec<_>>(),
-        "minimums": est.minimums.iter().map(|m| json!({
-            "platform": m.platform.as_str(),
-            "plan": m.plan,
-            "monthly": usd(m.monthly),
-            "included": usd(m.included),
-            "usage": usd(m.usage),
-            "top_up": usd(m.top_up),
-        })).collect::<Vec<_>>(),
-        "comparisons": est.comparisons.iter().map(|c| json!({
-            "client": c.client,
-            "server": c.server,
-            "users": c.users,
-            "mode": c.mode.as_str(),
-            "monthly": usd(c.monthly),
-            "other_mode": c.other_mode.as_str(),
-            "other_monthly": usd(c.other_monthly),
-            "per_instance": usd(c.per_instance),
-        })).collect::<Vec<_>>(),
-        "total": usd(est.total),
-    })
-}
-
-fn service_json(s: &ServiceCost) -> Value {
-    json!({
-        "service": s.key.to_string(),
-        "owner": s.key.owner,
-        "name": s.key.service,
-        "user": s.key.user,
-        "platform": s.platform.as_str(),
-        "clients": s.clients,
-        "monthly": usd(s.monthly),
-        "worst_case": s.worst_case.map(usd),
-        "terms": s.terms.iter().map(|t| json!({"what": t.what, "usd": t.usd.to_string()})).collect::<Vec<_>>(),
-    })
 }
 
 fn print(ui: &Ui, est: &Estimate, prices: &Prices) {
@@ -294,11 +242,12 @@ impl PlanCost {
         )
     }
 
-    pub fn json(&self) -> Value {
-        json!({
-            "before": usd(self.before),
-            "after": usd(self.after),
-            "change": format!("{}{}", if self.after >= self.before { "+" } else { "-" }, usd(Amount((self.after - self.before).0.abs()))),
-        })
+    pub fn record(&self) -> CostChange {
+        let sign = if self.after >= self.before { "+" } else { "-" };
+        CostChange {
+            before: usd(self.before),
+            after: usd(self.after),
+            change: format!("{sign}{}", usd(Amount((self.after - self.before).0.abs()))),
+        }
     }
 }

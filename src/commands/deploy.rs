@@ -117,7 +117,7 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
         if planned.plan.is_empty() || args.dry_run {
             let empty = planned.plan.is_empty();
             if ui.json {
-                output::emit(ui, "deploy", unchanged(planned.plan, Some(cost.json())));
+                output::emit(ui, "deploy", unchanged(planned.plan, Some(cost.record())));
             } else {
                 ui.result(cost.line());
             }
@@ -205,7 +205,7 @@ pub fn run(ctx: &mut Ctx, args: DeployArgs) -> Result<Outcome> {
                 plan: planned.plan.clone(),
                 changed: true,
                 results,
-                cost: Some(cost.json()),
+                cost: Some(cost.record()),
             };
             output::emit(ui, "deploy", body);
         } else {
@@ -313,7 +313,7 @@ fn record_tools(
 }
 
 /// The output of a deploy that applied nothing (nothing to do, or `--dry-run`).
-fn unchanged(plan: Plan, cost: Option<serde_json::Value>) -> DeployOutput {
+fn unchanged(plan: Plan, cost: Option<output::CostChange>) -> DeployOutput {
     DeployOutput {
         plan,
         changed: false,

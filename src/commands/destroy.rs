@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::output::DestroyOutput;
 use super::session::{confirm, connection, require_yes_off_terminal, runtime, secrets};
 use super::{Ctx, Outcome, load_all, load_and_render_all};
-use crate::apply::{Options, execute};
+use crate::apply::{Options, StepResult, execute};
 use crate::cli::DestroyArgs;
 use crate::error::{Error, Result};
 use crate::model::Observed;
@@ -21,6 +22,7 @@ use crate::ui::Progress;
 use crate::workspace::{PlatformName, SERVERS_DIR, Workspace};
 
 pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
+    ctx.ui.json = args.json;
     require_yes_off_terminal("destroy", args.yes, Some(args.dry_run))?;
     let ws = ctx.workspace()?;
     let what = match (&args.client, &args.shared) {
@@ -147,11 +149,25 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
     for w in &why {
         ctx.ui.say(format!("  {w}"));
     }
-    if plan.is_empty() {
-        return Ok(Outcome::Done);
-    }
-    if args.dry_run {
-        return Ok(Outcome::Changes);
+    let report = |plan: Plan, removed: usize, failures: Vec<String>| {
+        if ctx.ui.json {
+            let body = DestroyOutput {
+                plan,
+                notes: why.clone(),
+                removed,
+                failures,
+            };
+            super::output::emit(&ctx.ui, "destroy", body);
+        }
+    };
+    if plan.is_empty() || args.dry_run {
+        let empty = plan.is_empty();
+        report(plan, 0, Vec::new());
+        return Ok(if empty {
+            Outcome::Done
+        } else {
+            Outcome::Changes
+        });
     }
     confirm(ctx, args.yes, "Destroy these resources?")?;
     let progress = Arc::new(Progress::new(ctx.ui.stderr_tty, ctx.ui.quiet));
@@ -171,15 +187,25 @@ pub fn run(ctx: &mut Ctx, args: DestroyArgs) -> Result<Outcome> {
         },
     ));
     held.release(ctx, &rt);
-    if outcome.failed() {
+    let failures: Vec<String> = outcome
+        .results
+        .iter()
+        .filter_map(|(key, r)| match r {
+            StepResult::Failed(why) | StepResult::Skipped(why) => Some(format!("{key}: {why}")),
+            StepResult::Done { .. } => None,
+        })
+        .collect();
+    let removed = plan.actions.len() - failures.len();
+    let failed = !failures.is_empty();
+    report(plan, removed, failures);
+    if failed {
         return Err(Error::new(
             "some resources could not be removed; run destroy again",
         ));
     }
     ctx.ui.say(format!(
-        "{} removed {} resource(s)",
-        ctx.ui.green("done:"),
-        plan.actions.len()
+        "{} removed {removed} resource(s)",
+        ctx.ui.green("done:")
     ));
     Ok(Outcome::Done)
 }

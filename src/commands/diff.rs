@@ -219,7 +219,7 @@ pub fn run(ctx: &mut Ctx, args: DiffArgs) -> Result<Outcome> {
                 deleted_clients: deleted.clone(),
             }),
             tools: tool_drift,
-            cost: plan_cost.as_ref().map(|c| c.json()),
+            cost: plan_cost.as_ref().map(|c| c.record()),
             summary,
         };
         output::emit(ui, "diff", body);

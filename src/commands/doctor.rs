@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::json;
-
 use super::{Ctx, Outcome, load_and_render_all, session};
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
@@ -120,12 +118,8 @@ fn report(ctx: &Ctx, checks: &[Check]) {
     let ui = &ctx.ui;
     if ui.json {
         let ok = !checks.iter().any(|c| c.verdict == Verdict::Problem);
-        ui.json_out(&json!({
-            "version": 1,
-            "command": "doctor",
-            "ok": ok,
-            "checks": checks,
-        }));
+        let checks = checks.to_vec();
+        super::output::emit(ui, "doctor", super::output::DoctorOutput { ok, checks });
         return;
     }
     for c in checks {

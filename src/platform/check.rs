@@ -1,9 +1,10 @@
 //! One line of `scalewize doctor`: what was checked, what was found, and the fix. Each platform
 //! makes its own read-only checks (`Platform::doctor`); the command prints and counts them.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Ok,
@@ -13,7 +14,7 @@ pub enum Verdict {
     Problem,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Check {
     /// `railway`, `fly`, `local` or `secrets`.
     pub area: String,

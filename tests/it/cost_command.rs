@@ -15,12 +15,25 @@ fn cost_json(ws: &TempWorkspace, args: &[&str]) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
 }
 
+/// A service by its label, `owner/service[@user]`, spelled from its `key` as every output names it.
 fn service<'a>(v: &'a Value, name: &str) -> &'a Value {
+    let label = |k: &Value| match k["user"].as_str() {
+        Some(u) => format!(
+            "{}/{}@{u}",
+            k["owner"].as_str().unwrap(),
+            k["service"].as_str().unwrap()
+        ),
+        None => format!(
+            "{}/{}",
+            k["owner"].as_str().unwrap(),
+            k["service"].as_str().unwrap()
+        ),
+    };
     v["services"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["service"] == name)
+        .find(|s| label(&s["key"]) == name)
         .unwrap_or_else(|| panic!("no {name} in {v:#}"))
 }
 
@@ -45,18 +58,12 @@ fn cost_all_json_has_the_documented_shape() {
         assert!(v[key].is_array(), "{key}: {v:#}");
     }
     let s = service(&v, "client-c/servicedesk-mcp@alice");
-    for key in [
-        "owner",
-        "name",
-        "user",
-        "platform",
-        "clients",
-        "monthly",
-        "worst_case",
-        "terms",
-    ] {
+    for key in ["key", "platform", "clients", "monthly", "terms"] {
         assert!(s.get(key).is_some(), "{key} missing in {s:#}");
     }
+    assert_eq!(s["key"]["user"], "alice", "{s:#}");
+    // Railway's worst case only: left out elsewhere, never null.
+    assert!(s.get("worst_case").is_none(), "{s:#}");
     // The example workspace runs everything locally: zero, said as such.
     assert_eq!(s["platform"], "local");
     assert_eq!(s["monthly"], "0.00");

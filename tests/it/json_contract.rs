@@ -112,5 +112,33 @@ fn every_json_output_passes_its_schema() {
 
     conforms(&json(&run(&ws, &["secret", "list", "client-c", "--json"])));
     conforms(&json(&run(&ws, &["secret", "list", "default", "--json"])));
-    assert_eq!(run(&ws, &["destroy", "client-b", "--yes"]).code, 0);
+    conforms(&json(&run(&ws, &["cost", "--all", "--json"])));
+    let v = json(&run(
+        &ws,
+        &["cost", "--all", "--platform", "railway", "--json"],
+    ));
+    conforms(&v);
+    assert!(v["services"][0]["worst_case"].is_string(), "{v}");
+    // doctor exits 1 here (no Railway token); its JSON still has its shape.
+    let doctor = run(&ws, &["doctor", "--json"]);
+    let v = json(&doctor);
+    conforms(&v);
+    assert_eq!(v["ok"], doctor.code == 0, "{doctor:?}");
+
+    let dry = run(&ws, &["destroy", "client-b", "--dry-run", "--json"]);
+    assert_eq!(dry.code, 2, "{dry:?}");
+    let v = json(&dry);
+    conforms(&v);
+    assert_eq!(v["removed"], 0, "{v}");
+    assert!(!v["plan"]["actions"].as_array().unwrap().is_empty(), "{v}");
+    let destroy = run(&ws, &["destroy", "client-b", "--yes", "--json"]);
+    assert_eq!(destroy.code, 0, "{destroy:?}");
+    let v = json(&destroy);
+    conforms(&v);
+    assert_eq!(
+        v["removed"].as_u64().unwrap() as usize,
+        v["plan"]["actions"].as_array().unwrap().len(),
+        "{v}"
+    );
+    assert_eq!(v["failures"], serde_json::json!([]), "{v}");
 }

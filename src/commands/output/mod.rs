@@ -4,14 +4,23 @@
 //! The JSON Schemas in `schemas/output/` are generated from these types (a test fails when the
 //! shipped copy is stale), so the documentation cannot drift from what is printed.
 
+mod cost;
+mod doctor;
+mod plan;
+mod secrets;
+mod status;
+
+pub use cost::*;
+pub use doctor::*;
+pub use plan::*;
+pub use secrets::*;
+pub use status::*;
+
 use schemars::{JsonSchema, Schema};
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Severity};
-use crate::model::{Op, ServiceKey, State};
-use crate::plan::Plan;
 use crate::ui::Ui;
-use crate::workspace::PlatformName;
 
 /// The format of every `--json` output; bumped only by an incompatible change.
 pub const JSON_VERSION: u32 = 1;
@@ -24,7 +33,8 @@ pub const OUTPUT_SCHEMA_DIR: &str = "schemas/output";
 pub struct Envelope<T> {
     /// The format version (1).
     pub version: u32,
-    /// The command that printed it: `validate`, `diff`, `deploy`, `status`, `secret list`.
+    /// The command that printed it: `validate`, `diff`, `deploy`, `destroy`, `status`,
+    /// `secret list`, `cost`, `doctor`.
     pub command: String,
     #[serde(flatten)]
     pub body: T,
@@ -72,389 +82,6 @@ impl DiagnosticRecord {
             path: d.location.path.clone(),
             message: d.message.clone(),
             hint: d.hint.clone(),
-        }
-    }
-}
-
-/// `validate --json`.
-#[derive(Serialize, JsonSchema)]
-pub struct ValidateOutput {
-    pub clients: Vec<ValidateClient>,
-    pub summary: ValidateSummary,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ValidateClient {
-    pub client: String,
-    pub valid: bool,
-    pub diagnostics: Vec<DiagnosticRecord>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ValidateSummary {
-    pub clients: usize,
-    pub invalid: usize,
-}
-
-/// `diff --json`.
-#[derive(Serialize, JsonSchema)]
-pub struct DiffOutput {
-    /// `files` with `--local`, else `files+platforms`.
-    pub layer: DiffLayer,
-    /// The generated-files layer, per client.
-    pub clients: Vec<DiffClient>,
-    /// The platform layer (absent with `--local`): what `deploy` would do.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Plan>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub changed_since: Option<ChangedSince>,
-    /// The tools layer: running services whose tools differ from their client's tools.lock.json.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<super::tool_lock::Drift>,
-    /// The plan's monthly cost: `{before, after, change}` in USD (absent with `--local`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<serde_json::Value>,
-    pub summary: DiffSummary,
-}
-
-#[derive(Clone, Copy, Serialize, JsonSchema)]
-pub enum DiffLayer {
-    #[serde(rename = "files")]
-    Files,
-    #[serde(rename = "files+platforms")]
-    FilesAndPlatforms,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct DiffClient {
-    pub client: String,
-    pub files: Vec<FileRecord>,
-}
-
-/// A generated file that would change.
-#[derive(Serialize, JsonSchema)]
-pub struct FileRecord {
-    /// Relative to the workspace root.
-    pub path: String,
-    pub action: Op,
-    /// A unified diff (`a/<path>` → `b/<path>`).
-    pub diff: String,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ChangedSince {
-    #[serde(rename = "ref")]
-    pub reference: String,
-    /// The clients affected since `ref` (before any client selection).
-    pub clients: Vec<String>,
-    /// Clients whose folder was deleted since `ref` (their resources remain until `destroy`).
-    pub deleted_clients: Vec<String>,
-}
-
-/// Counts of every layer; `create`/`update`/`delete` are the totals over files and platforms.
-#[derive(Serialize, JsonSchema)]
-pub struct DiffSummary {
-    pub create: usize,
-    pub update: usize,
-    pub delete: usize,
-    pub files: Counts,
-    /// Absent with `--local`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<PlatformCounts>,
-    /// Secret values the platform layer would set or change (compared by fingerprint).
-    pub secrets: usize,
-    /// Services whose served tools differ from the lock (the tools layer).
-    pub tools: usize,
-    /// Clients in the selection.
-    pub clients: usize,
-    /// Clients with a file or platform change (shared services count for the clients they serve).
-    pub clients_with_changes: usize,
-}
-
-#[derive(Default, Serialize, JsonSchema)]
-pub struct Counts {
-    pub create: usize,
-    pub update: usize,
-    pub delete: usize,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct PlatformCounts {
-    pub create: usize,
-    pub update: usize,
-    pub delete: usize,
-    pub unchanged: usize,
-}
-
-impl PlatformCounts {
-    pub fn of(plan: &Plan) -> Self {
-        PlatformCounts {
-            create: plan.count(Op::Create),
-            update: plan.count(Op::Update),
-            delete: plan.count(Op::Delete),
-            unchanged: plan.unchanged.len(),
-        }
-    }
-}
-
-/// `deploy --json` (also with `--dry-run`: no results, `changed: false`).
-#[derive(Serialize, JsonSchema)]
-pub struct DeployOutput {
-    pub plan: Plan,
-    /// Whether anything was applied.
-    pub changed: bool,
-    pub results: Vec<ClientResultRecord>,
-    /// The plan's monthly cost: `{before, after, change}` in USD (see `scalewize cost`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<serde_json::Value>,
-}
-
-/// One client's result of a deploy.
-#[derive(Serialize, JsonSchema)]
-pub struct ClientResultRecord {
-    pub client: String,
-    pub ok: bool,
-    /// Actions of the plan that concern this client (its services and shared ones it uses).
-    pub changes: usize,
-    /// `<service>: <reason>` for each step that failed or was skipped.
-    pub failures: Vec<String>,
-    /// LibreChat's URL, once deployed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub librechat: Option<String>,
-    pub services: Vec<ServiceUrl>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ServiceUrl {
-    pub key: ServiceKey,
-    pub url: String,
-}
-
-/// `status --json`.
-#[derive(Serialize, JsonSchema)]
-pub struct StatusOutput {
-    pub services: Vec<ServiceStatus>,
-    /// Servers with a `url`: not run by scalewize, checked over HTTP; they do not change the exit code.
-    pub external: Vec<ExternalStatus>,
-    /// Present with `--orphans`: owned resources no config describes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub orphans: Option<Vec<OrphanRecord>>,
-    pub summary: StatusSummary,
-    /// Services whose served tools differ from their client's tools.lock.json.
-    pub tools_drift: Vec<super::tool_lock::Drift>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ServiceStatus {
-    pub key: ServiceKey,
-    pub platform: PlatformName,
-    pub clients: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    pub state: ServiceState,
-    /// A short reason when not running.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    pub healthy: bool,
-    /// The MCP probe (initialize + tools/list), when the service is a running MCP server.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mcp: Option<ProbeRecord>,
-}
-
-/// What the platform reports, or `missing` when nothing is deployed.
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceState {
-    Running,
-    Starting,
-    Down,
-    Crashloop,
-    /// Local LibreChat without Docker: its config is written, nothing runs.
-    ConfigOnly,
-    Missing,
-}
-
-impl ServiceState {
-    pub fn of(state: Option<&State>) -> Self {
-        match state {
-            None => ServiceState::Missing,
-            Some(State::Running) => ServiceState::Running,
-            Some(State::Starting) => ServiceState::Starting,
-            Some(State::Down) => ServiceState::Down,
-            Some(State::Crashloop) => ServiceState::Crashloop,
-            Some(State::ConfigOnly) => ServiceState::ConfigOnly,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceState::Running => "running",
-            ServiceState::Starting => "starting",
-            ServiceState::Down => "down",
-            ServiceState::Crashloop => "crashloop",
-            ServiceState::ConfigOnly => "config-only",
-            ServiceState::Missing => "missing",
-        }
-    }
-}
-
-#[derive(Clone, Serialize, JsonSchema)]
-pub struct ProbeRecord {
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<usize>,
-    pub latency_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl From<&crate::probe::Probe> for ProbeRecord {
-    fn from(p: &crate::probe::Probe) -> Self {
-        ProbeRecord {
-            ok: p.ok,
-            tools: p.tools,
-            latency_ms: u64::try_from(p.latency_ms).unwrap_or(u64::MAX),
-            error: p.error.clone(),
-        }
-    }
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct ExternalStatus {
-    /// The server's slug.
-    pub server: String,
-    pub clients: Vec<String>,
-    pub url: String,
-    pub reachable: bool,
-    /// `HTTP <code>` or why it did not answer.
-    pub detail: String,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct OrphanRecord {
-    pub key: ServiceKey,
-    pub platform: PlatformName,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    pub state: State,
-}
-
-#[derive(Clone, Copy, Serialize, JsonSchema)]
-pub struct StatusSummary {
-    pub services: usize,
-    /// Services not healthy (the exit code is 1 when this is not 0).
-    pub down: usize,
-}
-
-/// `secret list --json`: names, owners, sources and fingerprints; never a value.
-#[derive(Serialize, JsonSchema)]
-pub struct SecretListOutput {
-    /// The store listed: a client id, or `default`.
-    pub store: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    pub secrets: Vec<SecretRecord>,
-    /// Secrets the client needs that nothing provides, with the command that sets each.
-    pub missing: Vec<MissingSecret>,
-}
-
-/// Whose a secret is: the shared store, a client's, or one end user's.
-#[derive(Serialize, JsonSchema)]
-pub struct SecretOwner {
-    pub scope: SecretScopeKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-}
-
-#[derive(Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum SecretScopeKind {
-    Shared,
-    Client,
-    User,
-}
-
-impl From<&crate::secrets::SecretScope> for SecretOwner {
-    fn from(s: &crate::secrets::SecretScope) -> Self {
-        use crate::secrets::SecretScope as S;
-        match s {
-            S::Shared => SecretOwner {
-                scope: SecretScopeKind::Shared,
-                client: None,
-                user: None,
-            },
-            S::Client(c) => SecretOwner {
-                scope: SecretScopeKind::Client,
-                client: Some(c.clone()),
-                user: None,
-            },
-            S::User { client, user } => SecretOwner {
-                scope: SecretScopeKind::User,
-                client: Some(client.clone()),
-                user: Some(user.clone()),
-            },
-        }
-    }
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct SecretRecord {
-    pub name: String,
-    /// `acme`, `acme (from default)`, `default (shared)`, or a user id.
-    pub owner: String,
-    #[serde(flatten)]
-    pub scope: SecretOwner,
-    pub source: SecretSourceKind,
-    /// The store file holding it, or the environment variable overriding it.
-    pub from: String,
-    /// `hmac-sha256:…`, keyed by the workspace key: shows a change, never the value.
-    pub fingerprint: String,
-}
-
-#[derive(Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum SecretSourceKind {
-    Store,
-    Override,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct MissingSecret {
-    pub name: String,
-    pub owner: String,
-    #[serde(flatten)]
-    pub scope: SecretOwner,
-    pub purpose: String,
-    /// The command that sets it.
-    pub command: String,
-}
-
-impl From<&crate::render::Row> for SecretRecord {
-    fn from(r: &crate::render::Row) -> Self {
-        SecretRecord {
-            name: r.name.clone(),
-            owner: r.owner.clone(),
-            scope: (&r.scope).into(),
-            source: if r.source == "override" {
-                SecretSourceKind::Override
-            } else {
-                SecretSourceKind::Store
-            },
-            from: r.from.clone(),
-            fingerprint: r.fingerprint.to_string(),
-        }
-    }
-}
-
-impl From<&crate::render::Missing> for MissingSecret {
-    fn from(m: &crate::render::Missing) -> Self {
-        MissingSecret {
-            name: m.name.clone(),
-            owner: m.owner.clone(),
-            scope: (&m.scope).into(),
-            purpose: m.purpose.clone(),
-            command: m.command.clone(),
         }
     }
 }
@@ -515,7 +142,10 @@ pub fn schemas() -> Vec<(&'static str, String)> {
         ("validate", schema_of::<ValidateOutput>("validate")),
         ("diff", schema_of::<DiffOutput>("diff")),
         ("deploy", schema_of::<DeployOutput>("deploy")),
+        ("destroy", schema_of::<DestroyOutput>("destroy")),
         ("status", schema_of::<StatusOutput>("status")),
         ("secret list", schema_of::<SecretListOutput>("secret list")),
+        ("cost", schema_of::<CostOutput>("cost")),
+        ("doctor", schema_of::<DoctorOutput>("doctor")),
     ]
 }
