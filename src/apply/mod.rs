@@ -353,9 +353,9 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::model::{ServiceKind, ServiceSpec};
+    use crate::model::ServiceSpec;
     use crate::platform::{Applied, Platform, Step};
-    use crate::workspace::{PlatformName, Size};
+    use crate::workspace::PlatformName;
 
     /// Fails `bad` for good; fails `flaky` once with an unknown outcome (and records observes).
     #[derive(Default)]
@@ -406,29 +406,11 @@ mod tests {
 
     fn spec(owner: &str, service: &str, deps: &[&ServiceKey]) -> ServiceSpec {
         ServiceSpec {
-            key: ServiceKey {
-                owner: owner.into(),
-                service: service.into(),
-                user: None,
-            },
-            kind: ServiceKind::Mcp,
-            platform: PlatformName::Local,
-            clients: BTreeSet::from(["a".to_string()]),
-            image: None,
-            repo: None,
-            local: None,
             port: 1,
             path: "/".into(),
             health_path: "/".into(),
-            region: None,
-            size: Size {
-                cpus: 1,
-                memory_mb: 256,
-            },
-            env: BTreeMap::new(),
-            files: BTreeMap::new(),
             depends_on: deps.iter().map(|k| (*k).clone()).collect(),
-            usage: None,
+            ..ServiceSpec::for_tests(owner, service)
         }
     }
 

@@ -277,7 +277,8 @@ fn local_config_dir(ws: &crate::workspace::Workspace, plan: &Plan) -> Option<Str
 
 /// After a successful apply: what the changed services serve now goes into each client's
 /// `tools.lock.json` (see `tool_lock::record_after_deploy`), probed at the URLs the run ended
-/// with (no second observe). A service that cannot be reached from here is not recorded.
+/// with (no second observe). A service that cannot be reached from here is not recorded, nor is
+/// one whose code did not change (`tool_lock::may_change_tools`).
 fn record_tools(
     ctx: &Ctx,
     rt: &tokio::runtime::Runtime,
@@ -303,10 +304,22 @@ fn record_tools(
     let clients: Vec<_> = refs.iter().map(|(c, _)| *c).collect();
     let ids: Vec<String> = clients.iter().map(|c| c.id.clone()).collect();
     let probes = super::probes::probe_all(ctx, rt, targets, Some(source), &clients);
-    for p in super::tool_lock::record_after_deploy(ws, &ids, &planned.specs, &probes, &applied)? {
+    let recordable = super::tool_lock::may_change_tools(&planned.plan.actions);
+    for p in super::tool_lock::record_after_deploy(ws, &ids, &planned.specs, &probes, &recordable)?
+    {
         ctx.ui.say(format!(
             "recorded the tools served in {}",
             ws.relative(&p).display()
+        ));
+    }
+    // Updated without a change of code, yet serving other tools: kept as drift for review.
+    for (key, what) in super::tool_lock::filter_breaches(&planned.specs, &probes) {
+        ctx.ui.warn(format!("{key} {what}"));
+    }
+    for d in super::tool_lock::drift(ws, &ids, &planned.specs, &probes)? {
+        ctx.ui.warn(format!(
+            "{} ({}): its tools changed although its code did not; tools.lock.json keeps what was reviewed: check `scalewize diff`, accept with `scalewize status --accept-tools`",
+            d.service, d.client
         ));
     }
     Ok(())

@@ -1,7 +1,9 @@
 //! `deploy --waves`: the plan applied wave by wave (see `plan::waves`), each wave followed by a
 //! gate on every MCP service it changed — it answers `initialize` + `tools/list` with its token
-//! (after the platform's own health wait) — before the next wave starts. A wave with more failed
-//! clients than `--max-failures` (a failed shared wave: any) stops the rollout; the report says
+//! (after the platform's own health wait), lists exactly what its client's tool filter allows,
+//! and, unless its code changed, serves what tools.lock.json says — before the next wave starts.
+//! A wave with more failed clients than `--max-failures` (a failed shared wave: any) stops the
+//! rollout; the report says
 //! which clients are deployed and healthy, which failed and why, and which were not touched.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +57,11 @@ pub fn run(
     let mut seen: Vec<Observed> = planned.observed.clone();
     let mut rows: Vec<Row> = Vec::new();
     let mut stopped: Option<String> = None;
+    // Probes and recordable services of every wave so far: a client's lock also takes the
+    // shared servers that the shared wave changed before it.
+    let mut all_probes = BTreeMap::new();
+    let mut recordable = BTreeSet::new();
+    let everyone: Vec<String> = clients.iter().map(|c| c.id.clone()).collect();
     let n = plan_waves.len();
     for (i, wave) in plan_waves.iter().enumerate() {
         if stopped.is_some() {
@@ -125,13 +132,45 @@ pub fn run(
                 }
             }
         }
+        // The tools: each client's filter holds, and a service whose code did not change serves
+        // what its client's lock says (a config change is no reason for new tools).
+        let expected = super::tool_lock::may_change_tools(&wave.actions);
+        let mut breaches = super::tool_lock::filter_breaches(&planned.specs, &probes);
+        for d in super::tool_lock::drift(ws, &everyone, &planned.specs, &probes)? {
+            let key = probes.keys().find(|k| k.to_string() == d.service);
+            if let Some(key) = key.filter(|k| !expected.contains(*k)) {
+                let tools: Vec<String> = d.changes.iter().map(|c| c.line()).collect();
+                breaches.push((
+                    key.clone(),
+                    format!(
+                        "its tools differ from {}'s tools.lock.json although its code did not change ({}); review, then `scalewize status --accept-tools`",
+                        d.client,
+                        tools.join("; ")
+                    ),
+                ));
+            }
+        }
+        for (key, what) in breaches {
+            let why = format!("{key}: gate: {what}");
+            for c in owners_of(wave, &key, planned) {
+                failed.entry(c).or_insert_with(|| why.clone());
+            }
+        }
+        recordable.extend(expected);
+        all_probes.extend(probes);
         let passed: Vec<String> = wave
             .clients
             .iter()
             .filter(|c| !failed.contains_key(*c))
             .cloned()
             .collect();
-        super::tool_lock::record_after_deploy(ws, &passed, &planned.specs, &probes, &changed)?;
+        super::tool_lock::record_after_deploy(
+            ws,
+            &passed,
+            &planned.specs,
+            &all_probes,
+            &recordable,
+        )?;
         if wave.clients.is_empty() {
             if let Some(why) = failed.values().next() {
                 stopped = Some(format!("the shared wave failed its gate: {why}"));

@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::error::{Diagnostic, Result, did_you_mean};
 use crate::model::tool_surface::{Surface, ToolChange, ToolsLock, compare};
-use crate::model::{ServiceKey, ServiceKind, ServiceSpec};
+use crate::model::{ServiceKey, ServiceKind, ServiceSpec, SpecValue};
+use crate::plan::Action;
 use crate::probe::Probe;
-use crate::workspace::{Client, ToolRule, Workspace};
+use crate::workspace::{Client, TOOLS_ALLOW_ENV, TOOLS_DENY_ENV, ToolRule, Workspace};
 
 /// One service whose tools differ from the client's lock.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -64,6 +65,67 @@ pub fn record_after_deploy(
         }
     }
     Ok(written)
+}
+
+/// The services of `actions` whose tools may change (`Action::may_change_tools`): what a deploy
+/// records. A service updated otherwise keeps its locked entry, so a tool change that came with
+/// a mere config change is drift, not a new lock.
+pub fn may_change_tools(actions: &[Action]) -> BTreeSet<ServiceKey> {
+    actions
+        .iter()
+        .filter(|a| a.may_change_tools())
+        .map(|a| a.key.clone())
+        .collect()
+}
+
+/// Probed services that serve other tools than their client's filter lets through: with `allow`,
+/// exactly those names; with `deny`, none of them. `(service, what is wrong)`.
+pub fn filter_breaches(
+    specs: &BTreeMap<ServiceKey, ServiceSpec>,
+    probes: &BTreeMap<ServiceKey, Probe>,
+) -> Vec<(ServiceKey, String)> {
+    let names = |spec: &ServiceSpec, var: &str| -> Option<BTreeSet<String>> {
+        match spec.env.get(var)? {
+            SpecValue::Plain { value } => Some(
+                value
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    for (key, probe) in probes {
+        let (Some(spec), Some(surface)) = (specs.get(key), probe.surface.as_ref()) else {
+            continue;
+        };
+        let served: BTreeSet<String> = surface.keys().cloned().collect();
+        let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+        if let Some(allow) = names(spec, TOOLS_ALLOW_ENV) {
+            let extra: BTreeSet<String> = served.difference(&allow).cloned().collect();
+            let missing: BTreeSet<String> = allow.difference(&served).cloned().collect();
+            if !extra.is_empty() {
+                out.push((
+                    key.clone(),
+                    format!("serves {} outside its allowlist", list(&extra)),
+                ));
+            } else if !missing.is_empty() {
+                out.push((
+                    key.clone(),
+                    format!("does not serve allowed {}", list(&missing)),
+                ));
+            }
+        }
+        if let Some(deny) = names(spec, TOOLS_DENY_ENV) {
+            let shown: BTreeSet<String> = served.intersection(&deny).cloned().collect();
+            if !shown.is_empty() {
+                out.push((key.clone(), format!("serves denied {}", list(&shown))));
+            }
+        }
+    }
+    out
 }
 
 /// Every locked service whose served tools differ (services not probed are not judged).
@@ -169,4 +231,73 @@ pub fn unknown_tool_names(ws: &Workspace, client: &Client) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tool_surface::ToolDigest;
+
+    fn serving(
+        tools: &[&str],
+        rule: Option<(&str, &str)>,
+    ) -> (
+        BTreeMap<ServiceKey, ServiceSpec>,
+        BTreeMap<ServiceKey, Probe>,
+    ) {
+        let mut spec = ServiceSpec::for_tests("a", "crm");
+        if let Some((var, names)) = rule {
+            spec.env.insert(
+                var.into(),
+                SpecValue::Plain {
+                    value: names.into(),
+                },
+            );
+        }
+        let digest = ToolDigest::of(Some("d"), &serde_json::json!({}));
+        let probe = Probe {
+            ok: true,
+            tools: Some(tools.len()),
+            surface: Some(
+                tools
+                    .iter()
+                    .map(|t| (t.to_string(), digest.clone()))
+                    .collect(),
+            ),
+            latency_ms: 1,
+            error: None,
+        };
+        let key = spec.key.clone();
+        (
+            BTreeMap::from([(key.clone(), spec)]),
+            BTreeMap::from([(key, probe)]),
+        )
+    }
+
+    fn breaches(tools: &[&str], rule: Option<(&str, &str)>) -> Vec<String> {
+        let (specs, probes) = serving(tools, rule);
+        filter_breaches(&specs, &probes)
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect()
+    }
+
+    #[test]
+    fn an_allowlist_holds_only_when_exactly_its_tools_are_served() {
+        let allow = Some((TOOLS_ALLOW_ENV, "search,get"));
+        assert!(breaches(&["get", "search"], allow).is_empty());
+        assert_eq!(
+            breaches(&["get", "search", "delete"], allow),
+            ["serves delete outside its allowlist"]
+        );
+        assert_eq!(breaches(&["get"], allow), ["does not serve allowed search"]);
+    }
+
+    #[test]
+    fn a_denylist_holds_while_none_of_its_tools_is_served() {
+        let deny = Some((TOOLS_DENY_ENV, "delete"));
+        assert!(breaches(&["get"], deny).is_empty());
+        assert_eq!(breaches(&["get", "delete"], deny), ["serves denied delete"]);
+        assert!(breaches(&["get", "delete"], None).is_empty());
+    }
 }

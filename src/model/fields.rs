@@ -20,6 +20,10 @@ pub const OWN_URL: &str = "(own url)";
 /// The pseudo-field that brings a down or crash-looping service back.
 pub const STATE_FIELD: &str = "state";
 
+/// Fields that carry a service's code (image, build source, binary, start command): a change to
+/// one of them may change the tools it serves; any other change (env, size, a restart) must not.
+pub const CODE_FIELDS: &[&str] = &["image", "binary", "run", "repo", "commit"];
+
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }

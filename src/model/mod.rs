@@ -8,8 +8,8 @@ pub mod service;
 pub mod tool_surface;
 
 pub use fields::{
-    Fields, KNOWN_AFTER_APPLY, OWN_URL, STATE_FIELD, base_fields, content_digest, sha256_hex,
-    size_field, substitute_own_url,
+    CODE_FIELDS, Fields, KNOWN_AFTER_APPLY, OWN_URL, STATE_FIELD, base_fields, content_digest,
+    sha256_hex, size_field, substitute_own_url,
 };
 pub use observed::{Observed, Op, State};
 pub use service::{

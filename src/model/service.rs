@@ -163,6 +163,40 @@ pub struct ServiceSpec {
 }
 
 impl ServiceSpec {
+    /// A local MCP service of client `a` with nothing set, for unit tests to adjust.
+    #[cfg(test)]
+    pub fn for_tests(owner: &str, service: &str) -> ServiceSpec {
+        ServiceSpec {
+            key: ServiceKey {
+                owner: owner.into(),
+                service: service.into(),
+                user: None,
+            },
+            kind: if service == "librechat" {
+                ServiceKind::LibreChat
+            } else {
+                ServiceKind::Mcp
+            },
+            platform: crate::workspace::PlatformName::Local,
+            clients: BTreeSet::from(["a".to_string()]),
+            image: None,
+            repo: None,
+            local: None,
+            port: 8080,
+            path: "/mcp".into(),
+            health_path: "/health".into(),
+            region: None,
+            size: crate::workspace::Size {
+                cpus: 1,
+                memory_mb: 256,
+            },
+            env: BTreeMap::new(),
+            files: BTreeMap::new(),
+            depends_on: BTreeSet::new(),
+            usage: None,
+        }
+    }
+
     /// MCP servers stop when idle and start on the next request where the platform can (Fly);
     /// LibreChat stays up. The Fly machine config and the cost estimate both follow this.
     pub fn stops_when_idle(&self) -> bool {

@@ -49,6 +49,18 @@ pub struct Action {
 }
 
 impl Action {
+    /// Whether applying this may change the tools the service serves: it is created, or its code
+    /// or its tool filter changes. Anything else that changes tools is for review (tools.lock.json).
+    pub fn may_change_tools(&self) -> bool {
+        use crate::workspace::{TOOLS_ALLOW_ENV, TOOLS_DENY_ENV};
+        self.op == Op::Create
+            || self.changes.iter().any(|c| {
+                crate::model::CODE_FIELDS.contains(&c.field.as_str())
+                    || c.field.strip_prefix("env.") == Some(TOOLS_ALLOW_ENV)
+                    || c.field.strip_prefix("env.") == Some(TOOLS_DENY_ENV)
+            })
+    }
+
     /// Delete an observed service (`with_fields`: list what it had, for the plan's display).
     pub fn delete(o: &Observed, with_fields: bool) -> Action {
         Action {
@@ -268,39 +280,10 @@ pub fn observed_digest(observed: &[Observed]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ServiceKind, base_fields};
-    use crate::workspace::Size;
+    use crate::model::base_fields;
 
     fn spec(owner: &str, service: &str) -> ServiceSpec {
-        ServiceSpec {
-            key: ServiceKey {
-                owner: owner.into(),
-                service: service.into(),
-                user: None,
-            },
-            kind: if service == "librechat" {
-                ServiceKind::LibreChat
-            } else {
-                ServiceKind::Mcp
-            },
-            platform: PlatformName::Local,
-            clients: BTreeSet::from(["a".to_string()]),
-            image: None,
-            repo: None,
-            local: None,
-            port: 8080,
-            path: "/mcp".into(),
-            health_path: "/health".into(),
-            region: None,
-            size: Size {
-                cpus: 1,
-                memory_mb: 256,
-            },
-            env: BTreeMap::new(),
-            files: BTreeMap::new(),
-            depends_on: BTreeSet::new(),
-            usage: None,
-        }
+        ServiceSpec::for_tests(owner, service)
     }
 
     fn observed(s: &ServiceSpec, fields: &Fields, state: State) -> Observed {

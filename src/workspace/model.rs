@@ -113,6 +113,10 @@ pub struct Server {
     pub tools: Option<ToolRule>,
 }
 
+/// The server contract's variables that carry a client's tool filter (docs/server-contract.md).
+pub const TOOLS_ALLOW_ENV: &str = "MCP_TOOLS_ALLOW";
+pub const TOOLS_DENY_ENV: &str = "MCP_TOOLS_DENY";
+
 /// A checked tool filter: which names, and whether they are the only ones or the excluded ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolRule {
@@ -124,8 +128,8 @@ impl ToolRule {
     /// The variable and value of the server contract that carries this rule.
     pub fn env(&self) -> (&'static str, String) {
         match self {
-            ToolRule::Allow(n) => ("MCP_TOOLS_ALLOW", n.join(",")),
-            ToolRule::Deny(n) => ("MCP_TOOLS_DENY", n.join(",")),
+            ToolRule::Allow(n) => (TOOLS_ALLOW_ENV, n.join(",")),
+            ToolRule::Deny(n) => (TOOLS_DENY_ENV, n.join(",")),
         }
     }
     pub fn names(&self) -> &[String] {

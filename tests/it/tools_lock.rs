@@ -120,3 +120,74 @@ fn an_allowlisted_name_the_lock_does_not_know_is_a_validate_error_with_did_you_m
         "{r:?}"
     );
 }
+
+/// Sets `deploy.env` of client-a's CRM: a change of config, not of code.
+fn change_crm_config_only(ws: &TempWorkspace, value: &str) {
+    let p = "client-configs/client-a/mcp-servers.json";
+    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
+    let crm = cfg["mcp_servers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["name"] == "Custom CRM")
+        .expect("client-a has the Custom CRM");
+    crm["deploy"] = serde_json::json!({"env": {"CRM_REGION": value}});
+    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    assert_eq!(run(ws, &["render", "client-a"]).code, 0);
+}
+
+/// Replaces one locked digest, as if the server now served another description than reviewed.
+fn alter_locked_description(ws: &TempWorkspace) -> Value {
+    let mut l = lock(ws, "client-a");
+    l["services"]["client-a/custom-crm-mcp"]["search_contacts"]["description"] =
+        Value::String(format!("sha256:{}", "0".repeat(64)));
+    ws.write(
+        "client-configs/client-a/tools.lock.json",
+        &serde_json::to_string_pretty(&l).unwrap(),
+    );
+    l
+}
+
+#[test]
+fn a_wave_whose_server_serves_other_tools_after_only_a_config_change_fails_its_gate() {
+    let ws = TempWorkspace::example();
+    let _cleanup = Cleanup::new(&ws);
+    assert_eq!(run(&ws, &["deploy", "--all", "--yes"]).code, 0);
+    let altered = alter_locked_description(&ws);
+    change_crm_config_only(&ws, "eu");
+
+    let r = run(&ws, &["deploy", "--all", "--waves", "1,100%", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("rollout stopped"), "{r:?}");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("client-a") && l.contains(" wave "))
+        .unwrap_or_default();
+    assert!(line.contains("failed"), "{r:?}");
+    assert!(
+        r.stdout.contains("although its code did not change"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("~ tool search_contacts"), "{r:?}");
+    // What was reviewed stays locked: the change is not laundered into the lock.
+    assert_eq!(lock(&ws, "client-a"), altered);
+}
+
+#[test]
+fn a_plain_deploy_of_a_config_change_keeps_the_reviewed_tools_and_warns() {
+    let ws = TempWorkspace::example();
+    let _cleanup = Cleanup::new(&ws);
+    assert_eq!(run(&ws, &["deploy", "client-a", "--yes"]).code, 0);
+    let altered = alter_locked_description(&ws);
+    change_crm_config_only(&ws, "us");
+    let r = run(&ws, &["deploy", "client-a", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("its tools changed although its code did not"),
+        "{r:?}"
+    );
+    assert_eq!(lock(&ws, "client-a"), altered);
+    assert_eq!(run(&ws, &["status", "client-a"]).code, 1);
+}
