@@ -19,9 +19,8 @@ Examples:
 Exit codes: 0 done / nothing to change, 1 error, 2 changes pending.
 Writing commands (new, render, deploy, destroy, secret set/rm/rotate/generate/reencrypt) hold the
 workspace lock (.scalewize/locks/workspace.lock); a second run waits --lock-timeout seconds
-(default 60), naming the holder, then exits 1. Deploy and destroy on Fly also take a lock kept on
-Fly itself (`scalewize lock status|release`); Railway has none yet: serialise its deploys from CI
-with a concurrency group.
+(default 60), naming the holder, then exits 1. Deploy and destroy on Fly and Railway also take a
+lock kept on the platform itself (`scalewize lock status|release`), so two machines take turns.
 Docs: README.md; the config format's JSON Schema is in schemas/.";
 
 /// `0.1.0 (commit 1a2b3c4d5e6f, 2026-12-03)`: the commit and its date come from build.rs.
@@ -135,7 +134,7 @@ pub enum Command {
     /// Write the clients' services as files another runtime applies: Docker Compose or Kubernetes.
     #[command(after_help = EXPORT_HELP)]
     Export(ExportArgs),
-    /// Show or free the locks: the workspace file lock and the one kept on Fly.
+    /// Show or free the locks: the workspace file lock and those kept on Fly and Railway.
     #[command(
         after_help = "Examples:\n  scalewize lock status\n  scalewize lock status --platform fly --json\n  scalewize lock release --platform fly --yes    (only when its holder is gone: killed, CI job cancelled)\n\nSCALEWIZE_LOCK_MESSAGE (e.g. a CI job URL) is recorded with a platform lock deploy or destroy takes."
     )]

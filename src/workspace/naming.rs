@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-pub const RESERVED_CLIENT_IDS: &[&str] = &["default", "shared"];
+pub const RESERVED_CLIENT_IDS: &[&str] = &["default", "shared", "scalewize-lock"];
 pub const MAX_CLIENT_ID: usize = 30;
 pub const MAX_USER_ID: usize = 20;
 pub const MAX_PLATFORM_NAME: usize = 63;
@@ -52,6 +52,11 @@ pub fn check_client_id(id: &str) -> Result<(), String> {
     if id == "shared" {
         return Err(format!(
             "`{id}` is reserved: shared servers live under that owner name on every platform (`<prefix>-shared`); choose another id"
+        ));
+    }
+    if id == "scalewize-lock" {
+        return Err(format!(
+            "`{id}` is reserved: scalewize keeps its platform locks under that name (`<prefix>-scalewize-lock`); choose another id"
         ));
     }
     check_id("client", id, MAX_CLIENT_ID)

@@ -40,7 +40,15 @@ fn a_configured_railway_workspace_token_passes_every_check() {
         "the budget the server reported: {budget}"
     );
     assert_eq!(verdict(&c, "secrets", "identity")["verdict"], "ok");
-    assert_eq!(verdict(&c, "railway", "lock")["verdict"], "warn");
+    let lock = verdict(&c, "railway", "lock");
+    assert_eq!(lock["verdict"], "ok");
+    assert!(
+        lock["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sw-scalewize-lock"),
+        "{lock}"
+    );
     // Nothing was written.
     assert!(rw::mutations(&emu.requests()).is_empty());
 }

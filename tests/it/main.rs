@@ -35,6 +35,7 @@ mod no_secret_leaks;
 mod platform_lock;
 mod railway_deploy;
 mod railway_faults;
+mod railway_lock;
 mod railway_reality;
 mod railway_secrets;
 mod render_command;

@@ -61,6 +61,24 @@ fn first_deploy_then_nothing_then_exactly_what_changed() {
         assert_eq!(fields(s), CREATE, "{s}: {by_subject:#?}");
     }
     assert_eq!(by_subject.len(), 5, "{by_subject:#?}");
+    // All of it under the platform lock, taken first and given back last.
+    let with_lock = rw::mutation_fields_with_lock(&emu, &log);
+    let lock_service = format!("<service {}/lock>", rw::LOCK_PROJECT);
+    assert_eq!(with_lock[&lock_service], ["serviceCreate", "serviceDelete"]);
+    assert_eq!(
+        with_lock[&format!("<project {}>", rw::LOCK_PROJECT)],
+        ["projectCreate"]
+    );
+    let muts = rw::mutations(&log);
+    let take = muts
+        .iter()
+        .position(|r| r.root_fields == ["serviceCreate"])
+        .unwrap();
+    assert_eq!(
+        muts[take].variables["input"]["name"], "lock",
+        "the lock is taken first"
+    );
+    assert_eq!(muts.last().unwrap().root_fields, ["serviceDelete"]);
     rw::check_golden("railway_first_deploy_client_a.txt", &rw::golden(&emu, &log));
     // Reads: one listing, nothing else to read while nothing exists; then deployment polls.
     assert_eq!(log[0].root_fields, vec!["projects"]);
@@ -501,6 +519,7 @@ fn status_destroy_shared_and_orphans_touch_only_what_is_ours() {
     assert_eq!(r.code, 0, "{r:?}");
     let names: Vec<String> = rw::layout(&emu).into_iter().map(|(p, _)| p).collect();
     assert_eq!(names, vec!["sw-client-b", "sw-legacy", "their-app"]);
+    assert_eq!(rw::live_lock_holder(&emu), None);
 
     // Nothing of it is left: destroying it by name has nothing to do.
     let r = rw::run(
@@ -836,9 +855,11 @@ fn a_workspace_token_deploys_once_and_finds_its_projects_again() {
             r.root_fields
         );
     }
+    // Client projects (the platform lock's project is made once, like them).
     let creates = |log: &[railway_emulator::RequestRecord]| {
         log.iter()
             .filter(|r| r.root_fields == ["projectCreate"])
+            .filter(|r| r.variables["input"]["name"] != rw::LOCK_PROJECT)
             .count()
     };
     assert_eq!(creates(&log), 1);
@@ -866,11 +887,11 @@ fn destroy_converges_through_lost_responses() {
     let emu = rw::start(7, Faults::none());
     let ws = rw::workspace();
     rw::deploy(&ws, &emu, &["client-c"]);
-    // Every delete loses its response, half of them applied and half not (a 503).
+    // Every request loses its response: two in three applied, the third not (a 503).
     let from = emu.request_count() + 1;
     let mut faults = Faults::none();
     for seq in from..from + 60 {
-        let fault = if seq % 2 == 0 {
+        let fault = if seq % 3 != 0 {
             ForcedFault::ApplyThenDrop
         } else {
             ForcedFault::Status(503)

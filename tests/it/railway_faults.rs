@@ -270,6 +270,11 @@ fn a_deploy_killed_after_any_request_converges_when_run_again() {
         if rw::layout(&emu) != layout {
             return Err(format!("k={k}: {:?}", rw::layout(&emu)));
         }
+        if let Some(pid) = rw::live_lock_holder(&emu) {
+            return Err(format!(
+                "k={k}: the platform lock is still held by pid {pid}"
+            ));
+        }
         let got = rw::state_without_history(&emu);
         if got != want {
             return Err(format!(
@@ -393,6 +398,11 @@ fn an_update_killed_after_any_request_is_finished_by_the_next_run() {
             return Err(format!("k={k}: the next deploy failed: {r:?}"));
         }
         rw::settle(&emu);
+        if let Some(pid) = rw::live_lock_holder(&emu) {
+            return Err(format!(
+                "k={k}: the platform lock is still held by pid {pid}"
+            ));
+        }
         let got = rw::state_without_history(&emu);
         if got != want {
             return Err(format!(

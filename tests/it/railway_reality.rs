@@ -66,11 +66,20 @@ fn a_sleeping_serverless_service_counts_as_deployed() {
 #[test]
 fn a_retry_after_past_the_step_deadline_fails_at_once_saying_when_the_budget_resets() {
     use railway_emulator::ForcedFault;
-    // Where the first write falls in a fault-free run (observe is the same every time).
+    // Where the first write of a step falls in a fault-free run (after the platform lock's
+    // project and service; observe is the same every time).
     let probe = rw::start(5, Faults::none());
     let ws = rw::workspace();
     rw::deploy(&ws, &probe, &["client-b"]);
-    let first_write = rw::mutations(&probe.requests())[0].seq;
+    let log = probe.requests();
+    let first_write = rw::mutations(&log)
+        .into_iter()
+        .find(|r| {
+            let name = &r.variables["input"]["name"];
+            name != rw::LOCK_PROJECT && name != "lock"
+        })
+        .unwrap()
+        .seq;
 
     // Then an hour-long Retry-After (36 s at this time scale) on that write and the next ones.
     let mut faults = Faults::none();

@@ -1,10 +1,10 @@
 //! `scalewize doctor` on Railway: read-only checks, in request order: `apiToken` (the token
 //! works, and which workspaces it reaches), the workspace scalewize will use, the hourly budget
-//! the server reported on those answers, the region, and the lock this platform lacks.
+//! the server reported on those answers, the region, and the platform lock (`lock.rs`).
 
 use serde_json::json;
 
-use super::{RailwayPlatform, WORKSPACE_ENV, ops};
+use super::{RailwayPlatform, ops};
 use crate::model::ServiceSpec;
 use crate::platform::check::Check;
 
@@ -61,12 +61,12 @@ impl RailwayPlatform {
             r.dedup();
             Check::ok(AREA, "region", format!("set as the CLI does: {}", r.join(", ")))
         });
-        out.push(Check::warn(
+        out.push(Check::ok(
             AREA,
             "lock",
-            "scalewize keeps no lock on Railway: two deploys of the same client at once can race",
             format!(
-                "run deploys from one CI job per environment (a concurrency group; see the example workflow); {WORKSPACE_ENV} pins the workspace"
+                "deploy and destroy hold the platform lock: the service `lock` in project `{}`, created atomically (service names are unique in a project); `scalewize lock status` shows its holder",
+                super::model::project_name(&self.prefix, super::lock::LOCK_OWNER)
             ),
         ));
         out

@@ -10,6 +10,7 @@
 //! - Apply: create empty → settings → limits → variables (one upsert, `skipDeploys`) → public
 //!   domain → connect the source (which deploys) or deploy → poll to a terminal status.
 //!   Updates send only what changed, then one deploy; nothing changed, nothing sent.
+//! - Lock: a service whose name is unique in the lock project (see `lock`).
 //! - Faults: a mutation whose outcome is unknown fails the step as transient (the executor
 //!   observes, then re-plans it); creates that lists may not show yet are looked for again
 //!   after the (configurable) list-lag bound before being repeated.
@@ -22,6 +23,7 @@ mod doctor;
 mod domains;
 pub mod fit;
 pub mod limits;
+pub mod lock;
 pub mod model;
 mod observe;
 pub mod ops;
@@ -338,6 +340,21 @@ impl Platform for RailwayPlatform {
 
     async fn doctor(&self, specs: &[&ServiceSpec]) -> Vec<crate::platform::check::Check> {
         self.diagnose(specs).await
+    }
+
+    async fn acquire_lock(
+        &self,
+        note: &crate::platform::lock::LockNote,
+    ) -> Result<crate::platform::lock::Taken> {
+        self.take_lock(note).await
+    }
+
+    async fn lock_status(&self) -> Result<crate::platform::lock::LockState> {
+        self.read_lock().await
+    }
+
+    async fn release_lock(&self) -> Result<bool> {
+        self.free_lock().await
     }
 
     async fn logs(&self, key: &ServiceKey, lines: usize) -> Result<Vec<String>> {

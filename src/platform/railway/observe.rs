@@ -139,7 +139,12 @@ impl RailwayPlatform {
             let Some(owner) = p.name.strip_prefix(&head) else {
                 continue;
             };
-            if owners.is_some_and(|o| !o.contains(owner)) {
+            // The lock's project (`lock`) holds no service of any client: only asked for by name.
+            let wanted = match owners {
+                Some(o) => o.contains(owner),
+                None => owner != super::lock::LOCK_OWNER,
+            };
+            if !wanted {
                 continue;
             }
             if model::marked_owner(p.description.as_deref()) != Some(owner) {
@@ -306,7 +311,7 @@ impl RailwayPlatform {
     }
 
     /// Variables of a chunk of services; `None` for a service deleted meanwhile.
-    async fn variables_of(
+    pub(super) async fn variables_of(
         &self,
         chunk: &[(String, String, String)],
     ) -> Result<Vec<Option<LiveVars>>> {

@@ -224,9 +224,37 @@ pub fn state(emu: &EmulatorHandle) -> Value {
     snap
 }
 
-/// Deployment counts differ with retries: the state without them.
+/// The platform lock's project (`src/platform/railway/lock.rs`): scalewize's own, kept between
+/// runs; the lock tests check it, the others leave it out of layouts and states.
+pub const LOCK_PROJECT: &str = "sw-scalewize-lock";
+
+/// The pid in the note of a lock still held by a live process, if any: after a run ends (even
+/// killed), its lock is free or stale, never held by someone alive.
+pub fn live_lock_holder(emu: &EmulatorHandle) -> Option<u64> {
+    let snap = serde_json::to_value(emu.snapshot()).unwrap();
+    let project = snap["projects"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == LOCK_PROJECT)?;
+    project["environments"]
+        .as_array()?
+        .iter()
+        .flat_map(|e| e["instances"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| {
+            let note: Value =
+                serde_json::from_str(i["variables"]["SCALEWIZE_LOCK_NOTE"].as_str()?).ok()?;
+            note["pid"].as_u64()
+        })
+        .find(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Deployment counts differ with retries: the state without them (nor the lock's project).
 pub fn state_without_history(emu: &EmulatorHandle) -> Value {
     let mut s = state(emu);
+    s["projects"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|p| p["name"] != LOCK_PROJECT);
     for p in s["projects"].as_array_mut().unwrap() {
         for e in p["environments"].as_array_mut().unwrap() {
             for i in e["instances"].as_array_mut().unwrap() {
@@ -310,6 +338,15 @@ pub fn golden_line(
                 vars.insert(name, json!("<secret>"));
             }
         }
+        // The lock's note names this run (pid, time): its keys, not its values.
+        if let Some(note) = vars.get("SCALEWIZE_LOCK_NOTE").and_then(Value::as_str) {
+            let note: Value = serde_json::from_str(note).unwrap();
+            let keys: Vec<&String> = note.as_object().unwrap().keys().collect();
+            vars.insert(
+                "SCALEWIZE_LOCK_NOTE".into(),
+                json!(format!("<note {keys:?}>")),
+            );
+        }
         if let Some(b64) = vars.get("LIBRECHAT_YAML_B64").and_then(Value::as_str) {
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD
@@ -354,6 +391,16 @@ pub fn golden(emu: &EmulatorHandle, records: &[RequestRecord]) -> String {
 
 /// The root fields of the mutations on each subject, in order.
 pub fn mutation_fields(
+    emu: &EmulatorHandle,
+    records: &[RequestRecord],
+) -> BTreeMap<String, Vec<String>> {
+    let mut groups = mutation_fields_with_lock(emu, records);
+    groups.retain(|subject, _| !subject.contains(LOCK_PROJECT));
+    groups
+}
+
+/// [`mutation_fields`], the platform lock's project and service included.
+pub fn mutation_fields_with_lock(
     emu: &EmulatorHandle,
     records: &[RequestRecord],
 ) -> BTreeMap<String, Vec<String>> {
@@ -412,6 +459,7 @@ pub fn layout(emu: &EmulatorHandle) -> Vec<(String, Vec<String>)> {
     emu.snapshot()
         .projects
         .iter()
+        .filter(|p| p.name != LOCK_PROJECT)
         .map(|p| {
             let mut s: Vec<String> = p.services.iter().map(|s| s.name.clone()).collect();
             s.sort();
