@@ -91,16 +91,9 @@ async fn deploy_talk_redeploy_recover_destroy() {
         fake_ghl::Account { key: BOB_KEY, location: "loc-bob", contacts: vec![json!({"id": "c-b", "firstName": "Grace", "lastName": "Hopper", "email": "grace@b.example", "locationId": "loc-bob"})] },
     ])
     .await;
-    let p = "client-configs/client-a/mcp-servers.json";
-    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let crm = cfg["mcp_servers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["name"] == "Custom CRM")
-        .unwrap();
-    crm["deploy"] = json!({"env": {"GHL_BASE_URL": upstream}});
-    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    ws.edit_server("client-a", "Custom CRM", |crm| {
+        crm["deploy"] = json!({"env": {"GHL_BASE_URL": upstream}});
+    });
     assert_eq!(run(&ws, &["render", "client-a"]).code, 0);
     let before = snapshot_configs(&ws);
 
@@ -252,15 +245,9 @@ async fn deploy_talk_redeploy_recover_destroy() {
 
     // A changed server restarts only that server.
     let before = pids(&ws);
-    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let crm = cfg["mcp_servers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["name"] == "Custom CRM")
-        .unwrap();
-    crm["deploy"]["env"]["GHL_TIMEOUT_SECS"] = json!("20");
-    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    ws.edit_server("client-a", "Custom CRM", |crm| {
+        crm["deploy"]["env"]["GHL_TIMEOUT_SECS"] = json!("20");
+    });
     assert_eq!(run(&ws, &["render", "client-a"]).code, 0);
     let changed = tokio::task::block_in_place(|| run(&ws, &["deploy", "client-a", "--yes"]));
     assert_eq!(changed.code, 0, "{changed:?}");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::bin;
+use crate::common::{bin, now_unix};
 use crate::fly_support::{ORG, TOKEN, emulator, env, run, run_with, workspace};
 use fly_emulator::EmulatorHandle;
 
@@ -102,13 +102,6 @@ fn plant(emu: &EmulatorHandle, note: &Value, network: &str) {
             .unwrap();
         assert!(r.status().is_success(), "{r:?}");
     });
-}
-
-fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[test]

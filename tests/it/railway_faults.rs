@@ -331,17 +331,10 @@ fn replay_one_seed() {
 }
 
 fn change_crm_env(ws: &common::TempWorkspace) {
-    let p = "client-configs/client-a/mcp-servers.json";
-    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let crm = cfg["mcp_servers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["name"] == "Custom CRM")
-        .unwrap();
-    crm["deploy"] =
-        serde_json::json!({"env": {"GHL_BASE_URL": "https://eu.leadconnectorhq.example"}});
-    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    ws.edit_server("client-a", "Custom CRM", |crm| {
+        crm["deploy"] =
+            serde_json::json!({"env": {"GHL_BASE_URL": "https://eu.leadconnectorhq.example"}});
+    });
 }
 
 /// An update killed anywhere (notably between writing the variables and deploying them) is

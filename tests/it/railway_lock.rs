@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use railway_emulator::{EmulatorHandle, Faults, RequestRecord};
 use serde_json::{Value, json};
 
+use crate::common::now_unix;
 use crate::railway_support as rw;
 
 /// Whether `r` is a `serviceCreate` of the lock service that created it.
@@ -66,13 +67,6 @@ fn plant(emu: &EmulatorHandle, note: &Value) {
             "variables": {"SCALEWIZE_LOCK_NOTE": note.to_string()}}}),
     );
     assert!(svc["data"]["serviceCreate"]["id"].is_string(), "{svc}");
-}
-
-fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[test]

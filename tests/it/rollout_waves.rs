@@ -13,6 +13,23 @@ fn with_canary(ws: &TempWorkspace, canary: &str) {
     ws.write("scalewize.json", &serde_json::to_string_pretty(&v).unwrap());
 }
 
+/// The shared wave failed: exit 1, and every client's row says it was not touched.
+fn assert_shared_wave_stopped_everyone(r: &crate::common::Run) {
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("rollout stopped: the shared wave failed"),
+        "{r:?}"
+    );
+    for c in ["client-a", "client-b", "client-c"] {
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.starts_with(c) && l.contains("not touched")),
+            "{c}: {r:?}"
+        );
+    }
+}
+
 #[test]
 fn waves_deploy_shared_servers_then_the_canary_then_everyone_else() {
     let ws = TempWorkspace::example();
@@ -49,16 +66,9 @@ fn a_canary_that_fails_its_wave_stops_the_rollout_and_touches_no_one_else() {
     let _cleanup = Cleanup::new(&ws);
     with_canary(&ws, "client-b");
     // The canary's ERP server is told to offer a tool it does not have: it refuses to start.
-    let p = "client-configs/client-b/mcp-servers.json";
-    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let erp = cfg["mcp_servers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["name"] == "Custom ERP")
-        .unwrap();
-    erp["tools"] = json!({"allow": ["no_such_tool"]});
-    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    ws.edit_server("client-b", "Custom ERP", |erp| {
+        erp["tools"] = json!({"allow": ["no_such_tool"]});
+    });
     assert_eq!(run(&ws, &["render", "client-b"]).code, 0);
 
     let r = run(
@@ -144,19 +154,7 @@ fn on_fly_waves_are_gated_on_the_platforms_health_and_a_critical_check_stops_the
             "3",
         ],
     );
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stderr.contains("rollout stopped: the shared wave failed"),
-        "{r:?}"
-    );
-    for c in ["client-a", "client-b", "client-c"] {
-        assert!(
-            r.stdout
-                .lines()
-                .any(|l| l.starts_with(c) && l.contains("not touched")),
-            "{c}: {r:?}"
-        );
-    }
+    assert_shared_wave_stopped_everyone(&r);
     // No app of any client was created (the platform lock's app is scalewize's own).
     let apps: Vec<String> = sick
         .requests()
@@ -231,19 +229,7 @@ fn on_railway_waves_are_gated_on_deployment_status_and_a_failed_wave_stops_them(
     let ws = rw::workspace();
     with_canary(&ws, "client-b");
     let r = rw::run(&ws, &waiting, &waves, &[]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stderr.contains("rollout stopped: the shared wave failed"),
-        "{r:?}"
-    );
-    for c in ["client-a", "client-b", "client-c"] {
-        assert!(
-            r.stdout
-                .lines()
-                .any(|l| l.starts_with(c) && l.contains("not touched")),
-            "{c}: {r:?}"
-        );
-    }
+    assert_shared_wave_stopped_everyone(&r);
     let projects: Vec<String> = waiting
         .requests()
         .into_iter()

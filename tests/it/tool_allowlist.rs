@@ -10,16 +10,9 @@ use crate::common::local::{Cleanup, run};
 use crate::local_e2e::{librechat_request, session};
 
 fn set_crm_tools(ws: &TempWorkspace, tools: Value) {
-    let p = "client-configs/client-a/mcp-servers.json";
-    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let crm = cfg["mcp_servers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["name"] == "Custom CRM")
-        .unwrap();
-    crm["tools"] = tools;
-    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    ws.edit_server("client-a", "Custom CRM", |crm| {
+        crm["tools"] = tools;
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

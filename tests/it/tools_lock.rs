@@ -100,16 +100,9 @@ fn an_allowlisted_name_the_lock_does_not_know_is_a_validate_error_with_did_you_m
         }))
         .unwrap(),
     );
-    let p = "client-configs/client-a/mcp-servers.json";
-    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let crm = cfg["mcp_servers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["name"] == "Custom CRM")
-        .unwrap();
-    crm["tools"] = serde_json::json!({"allow": ["search_contact"]});
-    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    ws.edit_server("client-a", "Custom CRM", |crm| {
+        crm["tools"] = serde_json::json!({"allow": ["search_contact"]});
+    });
     let r = ws.run(&["validate", "client-a"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
@@ -123,16 +116,9 @@ fn an_allowlisted_name_the_lock_does_not_know_is_a_validate_error_with_did_you_m
 
 /// Sets `deploy.env` of client-a's CRM: a change of config, not of code.
 fn change_crm_config_only(ws: &TempWorkspace, value: &str) {
-    let p = "client-configs/client-a/mcp-servers.json";
-    let mut cfg: Value = serde_json::from_str(&ws.read(p)).unwrap();
-    let crm = cfg["mcp_servers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["name"] == "Custom CRM")
-        .expect("client-a has the Custom CRM");
-    crm["deploy"] = serde_json::json!({"env": {"CRM_REGION": value}});
-    ws.write(p, &serde_json::to_string_pretty(&cfg).unwrap());
+    ws.edit_server("client-a", "Custom CRM", |crm| {
+        crm["deploy"] = serde_json::json!({"env": {"CRM_REGION": value}});
+    });
     assert_eq!(run(ws, &["render", "client-a"]).code, 0);
 }
 

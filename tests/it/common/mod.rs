@@ -86,6 +86,20 @@ impl TempWorkspace {
         run_in(self.path(), args, &[])
     }
 
+    /// Edit the entry named `name` in `client`'s mcp-servers.json, and write the file back.
+    pub fn edit_server(&self, client: &str, name: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+        let p = format!("client-configs/{client}/mcp-servers.json");
+        let mut cfg: serde_json::Value = serde_json::from_str(&self.read(&p)).unwrap();
+        let entry = cfg["mcp_servers"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{client} has no server named {name}"));
+        edit(entry);
+        self.write(&p, &serde_json::to_string_pretty(&cfg).unwrap());
+    }
+
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         run_in(self.path(), args, env)
     }
@@ -152,6 +166,14 @@ impl std::fmt::Debug for Run {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// Seconds since the Unix epoch (for lock notes planted by the tests).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 pub fn bin() -> &'static str {
