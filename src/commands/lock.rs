@@ -3,6 +3,7 @@
 //! live in `platform::lock` and each platform's `lock` module.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -10,6 +11,7 @@ use super::session::{confirm, require_yes_off_terminal, runtime};
 use super::{Ctx, Outcome};
 use crate::cli::{LockArgs, LockCommand};
 use crate::error::Result;
+use crate::net::deadline;
 use crate::platform::lock::{LockNote, LockState, age_text, now_unix};
 use crate::platform::{Connection, Platform, Platforms};
 use crate::workspace::PlatformName;
@@ -23,10 +25,12 @@ impl Held {
         self.0.is_empty()
     }
     /// Release every lock held, warning (not failing) when one cannot be: the run's own result
-    /// matters more, and `lock release` is the fix.
+    /// matters more, and `lock release` is the fix. Each release gets `RELEASE_WAIT`, so a
+    /// spent hourly budget (a `Retry-After` near an hour) ends the run instead of stalling it.
     pub fn release(self, ctx: &Ctx, rt: &tokio::runtime::Runtime) {
         for p in self.0 {
-            if let Err(e) = rt.block_on(p.release_lock()) {
+            let deadline = Instant::now() + crate::net::backoff::scaled(RELEASE_WAIT);
+            if let Err(e) = rt.block_on(deadline::within(deadline, p.release_lock())) {
                 ctx.ui.warn(format!(
                     "could not release the {} lock: {}; free it with `scalewize lock release --platform {}`",
                     p.name(),
@@ -37,6 +41,9 @@ impl Held {
         }
     }
 }
+
+/// How long releasing one platform lock may wait on the platform (its rate limit included).
+const RELEASE_WAIT: Duration = Duration::from_secs(60);
 
 /// This run, as other runs will see it while it holds a platform lock.
 fn note(run: &str) -> LockNote {
@@ -66,12 +73,10 @@ pub fn take(
     let ui = &ctx.ui;
     for (_, p) in platforms.iter() {
         let on_wait = |m: &str| ui.note(m);
-        match rt.block_on(crate::platform::lock::acquire(
-            p.as_ref(),
-            &note,
-            ctx.lock_timeout,
-            &on_wait,
-        )) {
+        // Waiting out a rate limit is waiting for the lock: both within --lock-timeout.
+        let deadline = Instant::now() + ctx.lock_timeout + RELEASE_WAIT;
+        let taking = crate::platform::lock::acquire(p.as_ref(), &note, ctx.lock_timeout, &on_wait);
+        match rt.block_on(deadline::within(deadline, taking)) {
             Ok(true) => held.0.push(p.clone()),
             Ok(false) => {}
             Err(e) => {

@@ -116,4 +116,10 @@ fn a_retry_after_past_the_step_deadline_fails_at_once_saying_when_the_budget_res
         emu.requests().len() < first_write as usize + 20,
         "it did not keep asking"
     );
+    // The lock's release meets the same spent budget: it gives up too, and says how to free it.
+    assert!(
+        r.stderr
+            .contains("scalewize lock release --platform railway"),
+        "{r:?}"
+    );
 }

@@ -246,7 +246,7 @@ impl Api {
                     // fail now, saying when it resets, instead of sleeping past it.
                     if deadline::passed_by(crate::net::backoff::scaled(wait)) {
                         return Err(ApiError::Failed(format!(
-                            "Railway {}: rate limited: the request budget of this token resets in {} s (at {}), after this step's deadline; run again then, or raise --wait-timeout",
+                            "Railway {}: rate limited: the request budget of this token resets in {} s (at {}), later than this work may wait; run again then, or raise --wait-timeout (--lock-timeout while taking the platform lock)",
                             op.name,
                             wait.as_secs(),
                             deadline::wall_time_after(wait.as_secs())
