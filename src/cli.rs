@@ -566,7 +566,7 @@ pub struct LockStatusArgs {
     /// Only this platform (default: every platform this machine can reach).
     #[command(flatten)]
     pub platform: PlatformArg,
-    /// Machine-readable: {"locks": [{platform, state, resource, holder, pid, run, since, age_secs, message}]}.
+    /// Machine-readable: the envelope with {"locks": [{platform, state, resource?, holder?, pid?, run?, since?, age_secs?, message?, stale?}]}.
     #[arg(long)]
     pub json: bool,
 }

@@ -144,9 +144,36 @@ pub fn acquire(
     Ok(Guard { file, holder_path })
 }
 
-/// Who holds the lock `name`, as far as its holder note says (None when free or unknown).
-pub fn holder(root: &Path, name: &str) -> Option<Holder> {
-    read_holder(&root.join(LOCK_DIR).join(format!("{name}.holder.json")))
+/// Whether a file lock is held, as the kernel says (a killed holder's note is left behind, so
+/// the note alone cannot tell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileLock {
+    Free,
+    /// Held; by whom when its holder's note names a live process.
+    Held(Option<Holder>),
+}
+
+/// The state of the lock `name` of the workspace at `root`, without waiting for it. A shared
+/// lock taken and dropped at once: an exclusive taker meanwhile just tries again (it polls).
+pub fn probe(root: &Path, name: &str) -> Result<FileLock> {
+    let dir = root.join(LOCK_DIR);
+    let lock_path = dir.join(format!("{name}.lock"));
+    let file = match File::open(&lock_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileLock::Free),
+        Err(e) => return Err(Error::io("open", &lock_path, e)),
+    };
+    match FileExt::try_lock_shared(&file) {
+        Ok(true) => {
+            let _ = FileExt::unlock(&file);
+            Ok(FileLock::Free)
+        }
+        Ok(false) => Ok(FileLock::Held(live_holder(
+            &dir.join(format!("{name}.holder.json")),
+            Duration::from_millis(300),
+        ))),
+        Err(e) => Err(Error::io("lock", &lock_path, e)),
+    }
 }
 
 /// The holder note, if it names a live process (a killed holder's note is left behind);
@@ -218,9 +245,13 @@ mod tests {
         assert!(err.hint.unwrap().contains("--lock-timeout"));
         assert_eq!(told.lock().unwrap().len(), 1, "told once per holder");
         drop(first);
-        assert!(holder(dir.path(), "t").is_none(), "holder note removed");
+        assert_eq!(probe(dir.path(), "t").unwrap(), FileLock::Free);
+        assert!(!dir.path().join(LOCK_DIR).join("t.holder.json").exists());
         let again = acquire(dir.path(), "t", "render", Duration::ZERO, &|_| {}).unwrap();
-        assert_eq!(holder(dir.path(), "t").unwrap().command, "render");
+        match probe(dir.path(), "t").unwrap() {
+            FileLock::Held(Some(h)) => assert_eq!(h.command, "render"),
+            other => panic!("{other:?}"),
+        }
         drop(again);
     }
 }

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
+use super::output::{self, LockRecord, LockStateName, LockStatusOutput};
 use super::session::{confirm, require_yes_off_terminal, runtime};
 use super::{Ctx, Outcome};
 use crate::cli::{LockArgs, LockCommand};
@@ -103,26 +102,25 @@ pub fn run(ctx: &mut Ctx, args: LockArgs) -> Result<Outcome> {
     let platforms = Platforms::connect(&ws, &names, &Connection::quiet())?;
     match args.command {
         LockCommand::Status(_) => {
-            let mut rows = Vec::new();
+            let mut locks = Vec::new();
             for (name, p) in platforms.iter() {
-                let state = match name {
+                locks.push(match name {
                     // The workspace file lock is the local platform's lock.
-                    PlatformName::Local => {
-                        match crate::lock::holder(&ws.root, crate::lock::WORKSPACE_LOCK) {
-                            Some(h) => json!({"platform": name, "state": "held",
-                                "resource": format!("{}/{}.lock", crate::lock::LOCK_DIR, crate::lock::WORKSPACE_LOCK),
-                                "holder": h.host, "pid": h.pid, "run": h.command, "since": h.since}),
-                            None => json!({"platform": name, "state": "free"}),
-                        }
-                    }
-                    _ => state_json(*name, &rt.block_on(p.lock_status())?),
-                };
-                rows.push(state);
+                    PlatformName::Local => LockRecord::of_workspace(
+                        crate::lock::probe(&ws.root, crate::lock::WORKSPACE_LOCK)?,
+                        format!(
+                            "{}/{}.lock",
+                            crate::lock::LOCK_DIR,
+                            crate::lock::WORKSPACE_LOCK
+                        ),
+                    ),
+                    _ => LockRecord::of_platform(*name, &rt.block_on(p.lock_status())?),
+                });
             }
             if ctx.ui.json {
-                ctx.ui.json_out(&json!({"locks": rows}));
+                output::emit(&ctx.ui, "lock status", LockStatusOutput { locks });
             } else {
-                for r in &rows {
+                for r in &locks {
                     ctx.ui.result(status_line(r));
                 }
             }
@@ -155,34 +153,24 @@ pub fn run(ctx: &mut Ctx, args: LockArgs) -> Result<Outcome> {
     }
 }
 
-fn state_json(name: PlatformName, s: &LockState) -> serde_json::Value {
-    match s {
-        LockState::Unsupported => json!({"platform": name, "state": "none"}),
-        LockState::Free => json!({"platform": name, "state": "free"}),
-        LockState::Held {
-            resource,
-            note: Some(n),
-        } => json!({"platform": name, "state": "held", "resource": resource,
-            "holder": n.holder, "pid": n.pid, "run": n.run, "since": n.since,
-            "age_secs": n.age_secs(), "message": n.message, "stale": n.is_stale()}),
-        LockState::Held {
-            resource,
-            note: None,
-        } => json!({"platform": name, "state": "held", "resource": resource}),
-    }
-}
-
-fn status_line(r: &serde_json::Value) -> String {
-    let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let name = s("platform");
-    match s("state").as_str() {
-        "held" if r.get("run").is_some() => {
+fn status_line(r: &LockRecord) -> String {
+    let name = r.platform;
+    let resource = r.resource.as_deref().unwrap_or_default();
+    match (r.state, &r.run) {
+        (LockStateName::Held, Some(run)) => {
+            let who = r.holder.as_deref().unwrap_or_default();
+            let pid = r.pid.unwrap_or_default();
+            let since = r.since.as_deref().unwrap_or_default();
             let age = r
-                .get("age_secs")
-                .and_then(serde_json::Value::as_u64)
+                .age_secs
                 .map(|a| format!(" ({} ago)", age_text(a)))
                 .unwrap_or_default();
-            let stale = if r["stale"] == true {
+            let message = r
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            let stale = if r.stale == Some(true) {
                 format!(
                     "; that process is gone from this machine: free it with `scalewize lock release --platform {name}` (the next deploy here takes it over)"
                 )
@@ -190,19 +178,16 @@ fn status_line(r: &serde_json::Value) -> String {
                 String::new()
             };
             format!(
-                "{name}: held by {} (pid {}), running `{}` since {}{age} [{}]{stale}",
-                s("holder"),
-                r["pid"],
-                s("run"),
-                s("since"),
-                s("resource")
+                "{name}: held by {who} (pid {pid}), running `{run}` since {since}{age}{message} [{resource}]{stale}"
             )
         }
-        "held" => format!(
-            "{name}: held by an unknown holder that wrote no note [{}]; if no run is under way: `scalewize lock release --platform {name}`",
-            s("resource")
+        (LockStateName::Held, None) if name == PlatformName::Local => format!(
+            "{name}: held by a run that wrote no note yet [{resource}]; it is a kernel lock, freed when that process exits"
         ),
-        "free" => format!("{name}: free"),
-        _ => format!("{name}: no platform lock"),
+        (LockStateName::Held, None) => format!(
+            "{name}: held by an unknown holder that wrote no note [{resource}]; if no run is under way: `scalewize lock release --platform {name}`"
+        ),
+        (LockStateName::Free, _) => format!("{name}: free"),
+        (LockStateName::None, _) => format!("{name}: no platform lock"),
     }
 }

@@ -202,6 +202,24 @@ fn a_run_that_cannot_get_the_lock_names_its_holder_and_writes_nothing() {
         "{r:?}"
     );
     assert!(r.stderr.contains("--lock-timeout"), "{r:?}");
+    // `lock status` names the same holder, as text and as JSON.
+    let status = ws.run(&["lock", "status", "--platform", "local"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(
+        status.stdout.contains("local: held by ")
+            && status
+                .stdout
+                .contains(&format!("(pid {me}), running `deploy client-a`")),
+        "{status:?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(
+        &ws.run(&["lock", "status", "--platform", "local", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["command"], "lock status", "{v}");
+    assert_eq!(v["locks"][0]["state"], "held", "{v}");
+    assert_eq!(v["locks"][0]["pid"], me, "{v}");
     assert_eq!(ws.snapshot(), before, "nothing written");
     // Read-only commands take no lock.
     assert_eq!(ws.run(&["validate"]).code, 0);
@@ -229,8 +247,11 @@ fn a_killed_holder_leaves_no_lock_behind() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    // Its holder note is left behind, but the kernel released the lock with the process.
+    // Its holder note is left behind, but the kernel released the lock with the process,
+    // and `lock status` goes by the kernel, not by the note.
     assert!(holder.exists());
+    let status = ws.run(&["lock", "status", "--platform", "local"]);
+    assert_eq!(status.stdout.trim(), "local: free", "{status:?}");
     let r = ws.run_stdin(
         &["secret", "set", "client-a", "AFTER", "--lock-timeout", "0"],
         &[],

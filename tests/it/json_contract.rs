@@ -124,6 +124,12 @@ fn every_json_output_passes_its_schema() {
     let v = json(&doctor);
     conforms(&v);
     assert_eq!(v["ok"], doctor.code == 0, "{doctor:?}");
+    let v = json(&run(
+        &ws,
+        &["lock", "status", "--platform", "local", "--json"],
+    ));
+    conforms(&v);
+    assert_eq!(v["locks"][0]["state"], "free", "{v}");
 
     let dry = run(&ws, &["destroy", "client-b", "--dry-run", "--json"]);
     assert_eq!(dry.code, 2, "{dry:?}");

@@ -6,12 +6,14 @@
 
 mod cost;
 mod doctor;
+mod lock;
 mod plan;
 mod secrets;
 mod status;
 
 pub use cost::*;
 pub use doctor::*;
+pub use lock::*;
 pub use plan::*;
 pub use secrets::*;
 pub use status::*;
@@ -34,7 +36,7 @@ pub struct Envelope<T> {
     /// The format version (1).
     pub version: u32,
     /// The command that printed it: `validate`, `diff`, `deploy`, `destroy`, `status`,
-    /// `secret list`, `cost`, `doctor`.
+    /// `secret list`, `cost`, `doctor`, `lock status`.
     pub command: String,
     #[serde(flatten)]
     pub body: T,
@@ -147,5 +149,6 @@ pub fn schemas() -> Vec<(&'static str, String)> {
         ("secret list", schema_of::<SecretListOutput>("secret list")),
         ("cost", schema_of::<CostOutput>("cost")),
         ("doctor", schema_of::<DoctorOutput>("doctor")),
+        ("lock status", schema_of::<LockStatusOutput>("lock status")),
     ]
 }
